@@ -1,0 +1,1 @@
+"""PyTorch-only pruning library (public names re-exported here)."""

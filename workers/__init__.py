@@ -1,0 +1,1 @@
+"""workers (see ../shared/DESIGN.md)."""
