@@ -1,0 +1,6 @@
+"""Applying a policy: structured through Torch-Pruning, unstructured through torch's prune."""
+
+from pruning.apply._apply import apply_policy
+from pruning.apply._record import PruneRecord, record_of
+
+__all__ = ["PruneRecord", "apply_policy", "record_of"]
