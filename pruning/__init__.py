@@ -1,1 +1,70 @@
-"""PyTorch-only pruning library (public names re-exported here)."""
+"""prunesearch's pruning library: PyTorch and Torch-Pruning only, no server, no Optuna.
+
+>>> from pruning import analyze, Policy, apply_policy, measure, save_bundle, load_bundle
+>>> report = analyze(model, example_inputs)
+>>> pruned = apply_policy(model, Policy.uniform(report, 0.5), example_inputs)
+>>> measure(pruned, example_inputs).macs
+"""
+
+from pruning import data, zoo
+from pruning.analysis import AnalysisReport, GroupInfo, LayerInfo, analyze
+from pruning.apply import PruneRecord, apply_policy, record_of
+from pruning.bundle import load_bundle, onnx_available, save_bundle
+from pruning.exceptions import (
+    AnalysisError,
+    BundleError,
+    DataError,
+    ExportError,
+    PolicyError,
+    PruningError,
+    ShapeError,
+    ZooError,
+)
+from pruning.finetune import (
+    EpochMetrics,
+    Evaluation,
+    FinetuneResult,
+    evaluate,
+    finetune,
+    recalibrate_bn,
+)
+from pruning.measure import Measurement, count_macs, measure
+from pruning.policy import CRITERIA, GRANULARITIES, Policy
+from pruning.sensitivity import SensitivityResult, sensitivity
+
+__all__ = [
+    "CRITERIA",
+    "GRANULARITIES",
+    "AnalysisError",
+    "AnalysisReport",
+    "BundleError",
+    "DataError",
+    "EpochMetrics",
+    "Evaluation",
+    "ExportError",
+    "FinetuneResult",
+    "GroupInfo",
+    "LayerInfo",
+    "Measurement",
+    "Policy",
+    "PolicyError",
+    "PruneRecord",
+    "PruningError",
+    "SensitivityResult",
+    "ShapeError",
+    "ZooError",
+    "analyze",
+    "apply_policy",
+    "count_macs",
+    "data",
+    "evaluate",
+    "finetune",
+    "load_bundle",
+    "measure",
+    "onnx_available",
+    "recalibrate_bn",
+    "record_of",
+    "save_bundle",
+    "sensitivity",
+    "zoo",
+]

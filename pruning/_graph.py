@@ -59,6 +59,11 @@ def build_graph(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tp.Depend
     # Torch-Pruning adds an output node only when the last op is not a module; remember the
     # autograd nodes of the outputs so a final layer is recognised either way.
     dg._prunesearch_output_fns = {t.grad_fn for t in flat_outputs(outputs[0]) if t.grad_fn}
+    if not dg._prunesearch_output_fns:
+        raise AnalysisError(
+            f"cannot trace {type(model).__name__}: its outputs carry no autograd history "
+            "(detached, or computed under torch.no_grad), so the layer graph is invisible"
+        )
     return dg
 
 

@@ -20,6 +20,7 @@ from pruning._inputs import (
 )
 from pruning.analysis._report import AnalysisReport, GroupInfo, LayerInfo
 from pruning.exceptions import AnalysisError
+from pruning.measure import count_macs
 
 
 def analyze(model: nn.Module, example_inputs: ExampleInputs) -> AnalysisReport:
@@ -78,6 +79,8 @@ def analyze(model: nn.Module, example_inputs: ExampleInputs) -> AnalysisReport:
         excluded=tuple(sorted(excluded.items(), key=lambda item: order.get(item[0], -1))),
         input_shapes=tuple(tuple(t.shape) for t in inputs),
         output_shapes=shapes,
+        params=sum(p.numel() for p in model.parameters()),
+        macs=count_macs(model, inputs),
     )
 
 
@@ -181,9 +184,7 @@ def _untouched_layers(
         if name in grouped or not name:
             continue
         if isinstance(module, ROOT_TYPES):
-            found[name] = (
-                "not used in the forward pass" if module not in traced else "not prunable"
-            )
+            found[name] = "not used in the forward pass" if module not in traced else "not prunable"
         elif _owns_unknown_parameters(module, dg):
             found[name] = (
                 f"unsupported layer type {type(module).__name__}: Torch-Pruning has no rule "

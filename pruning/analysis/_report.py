@@ -50,7 +50,8 @@ class AnalysisReport:
 
     ``prunable`` lists layers in module order; ``groups`` the coupled sets they form;
     ``excluded`` the conv and linear layers (and unsupported modules) left alone, each with the
-    reason. ``input_shapes``/``output_shapes`` are those of the example inputs and outputs.
+    reason. ``input_shapes``/``output_shapes`` are those of the example inputs and outputs;
+    ``params`` and ``macs`` those of the unpruned model (MACs for the example inputs).
     """
 
     model_class: str
@@ -59,6 +60,8 @@ class AnalysisReport:
     excluded: tuple[tuple[str, str], ...]
     input_shapes: tuple[Shape, ...]
     output_shapes: tuple[Shape, ...]
+    params: int
+    macs: int
     _by_name: dict[str, LayerInfo] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,4 +94,6 @@ class AnalysisReport:
             "excluded": [list(item) for item in self.excluded],
             "input_shapes": [list(s) for s in self.input_shapes],
             "output_shapes": [list(s) for s in self.output_shapes],
+            "params": self.params,
+            "macs": self.macs,
         }

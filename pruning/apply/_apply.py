@@ -69,7 +69,9 @@ def apply_policy(
     except PruningError:
         raise
     except Exception as exc:
-        raise ShapeError(f"pruning {report.model_class} failed: {type(exc).__name__}: {exc}") from exc
+        raise ShapeError(
+            f"pruning {report.model_class} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         clear_gradients(pruned)
         restore_modes(pruned, modes)
@@ -86,6 +88,7 @@ def apply_policy(
             channels={
                 name: (width(original[name]), width(modules[name])) for name in report.layer_names
             },
+            before={"params": report.params, "macs": report.macs},
         ),
     )
     return pruned

@@ -21,6 +21,7 @@ class PruneRecord:
     input_dtypes: tuple[str, ...]
     kept: dict[str, int] = field(default_factory=dict)
     channels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    before: dict[str, int] = field(default_factory=dict)
 
 
 def attach(model: nn.Module, record: PruneRecord) -> None:

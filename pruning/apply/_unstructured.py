@@ -20,17 +20,19 @@ def prune_weights(model: nn.Module, policy: Policy) -> None:
         if ratio == 0.0:
             continue
         module = modules[name]
+        # torch.nn.utils.prune is untyped; these are its documented entry points.
         if policy.criterion == "random":
-            prune.random_unstructured(module, "weight", amount=ratio)
+            prune.random_unstructured(module, "weight", amount=ratio)  # type: ignore[no-untyped-call]
         else:
-            scores = _scores(module, policy.criterion)
-            prune.l1_unstructured(module, "weight", amount=ratio, importance_scores=scores)
-        prune.remove(module, "weight")
+            scores = _scores(module.get_parameter("weight"), policy.criterion)
+            prune.l1_unstructured(  # type: ignore[no-untyped-call]
+                module, "weight", amount=ratio, importance_scores=scores
+            )
+        prune.remove(module, "weight")  # type: ignore[no-untyped-call]
 
 
-def _scores(module: nn.Module, criterion: str) -> torch.Tensor:
-    weight = module.weight.detach()
+def _scores(weight: torch.Tensor, criterion: str) -> torch.Tensor:
     if criterion == "taylor":
-        assert module.weight.grad is not None, "gradients are accumulated before pruning"
-        return (weight * module.weight.grad).abs()
-    return weight.abs()
+        assert weight.grad is not None, "gradients are accumulated before pruning"
+        return (weight.detach() * weight.grad).abs()
+    return weight.detach().abs()

@@ -36,7 +36,9 @@ class Policy:
 
     def __post_init__(self) -> None:
         if not isinstance(self.ratios, Mapping):
-            raise PolicyError(f"ratios must be a mapping of layer name to ratio, got {self.ratios!r}")
+            raise PolicyError(
+                f"ratios must be a mapping of layer name to ratio, got {self.ratios!r}"
+            )
         ratios: dict[str, float] = {}
         for name, ratio in self.ratios.items():
             if not isinstance(name, str) or not name:
@@ -48,18 +50,26 @@ class Policy:
             ratios[name] = float(ratio)
         object.__setattr__(self, "ratios", MappingProxyType(ratios))
         if self.granularity not in GRANULARITIES:
-            raise PolicyError(f"granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
+            raise PolicyError(
+                f"granularity must be one of {GRANULARITIES}, got {self.granularity!r}"
+            )
         allowed = CRITERIA if self.granularity == "channel" else UNSTRUCTURED_CRITERIA
         if self.criterion not in allowed:
             raise PolicyError(
                 f"criterion {self.criterion!r} is not available with {self.granularity} "
                 f"granularity; choose one of {allowed}"
             )
-        if isinstance(self.round_to, bool) or not isinstance(self.round_to, int) or self.round_to < 1:
+        if (
+            isinstance(self.round_to, bool)
+            or not isinstance(self.round_to, int)
+            or self.round_to < 1
+        ):
             raise PolicyError(f"round_to must be an integer >= 1, got {self.round_to!r}")
 
     def __hash__(self) -> int:
-        return hash((tuple(sorted(self.ratios.items())), self.criterion, self.granularity, self.round_to))
+        return hash(
+            (tuple(sorted(self.ratios.items())), self.criterion, self.granularity, self.round_to)
+        )
 
     @classmethod
     def uniform(
