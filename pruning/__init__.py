@@ -8,7 +8,7 @@
 
 from pruning import data, zoo
 from pruning.analysis import AnalysisReport, GroupInfo, LayerInfo, analyze
-from pruning.apply import PruneRecord, apply_policy, record_of
+from pruning.apply import PruneRecord, apply_policy, group_importance, record_of
 from pruning.bundle import load_bundle, onnx_available, save_bundle
 from pruning.exceptions import (
     AnalysisError,
@@ -59,6 +59,7 @@ __all__ = [
     "data",
     "evaluate",
     "finetune",
+    "group_importance",
     "load_bundle",
     "measure",
     "onnx_available",

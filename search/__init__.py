@@ -1,1 +1,32 @@
-"""search (see ../shared/DESIGN.md)."""
+"""prunesearch's search engine: Optuna over per-group keep ratios, within a budget.
+
+>>> from search import SearchSpec, run_search
+>>> result = run_search(SearchSpec.from_yaml("spec.yaml"), storage="sqlite:///s.db")
+>>> result.best, result.leaderboard
+"""
+
+from search.callbacks import EpochEvent, SearchCallback, TrialEvent
+from search.candidates import Candidate
+from search.exceptions import BudgetError, SearchCancelled, SearchError, SpecError
+from search.preparation import Prepared, Reference, prepare
+from search.runner import SearchResult, SearchSession, default_study_name, run_search
+from search.spec import SearchSpec
+
+__all__ = [
+    "BudgetError",
+    "Candidate",
+    "EpochEvent",
+    "Prepared",
+    "Reference",
+    "SearchCallback",
+    "SearchCancelled",
+    "SearchError",
+    "SearchResult",
+    "SearchSession",
+    "SearchSpec",
+    "SpecError",
+    "TrialEvent",
+    "default_study_name",
+    "prepare",
+    "run_search",
+]

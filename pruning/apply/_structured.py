@@ -68,3 +68,28 @@ def shrink(model: nn.Module, inputs: tuple[torch.Tensor, ...], kept: Mapping[str
             raise PolicyError(f"layer {root_name!r} has {channels} channels, cannot keep {keep}")
         if keep < channels:
             remove_channels(dg, root, range(keep, channels))
+
+
+def score_groups(
+    model: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    report: AnalysisReport,
+    criterion: str,
+) -> dict[int, torch.Tensor]:
+    """Each group's per-channel importance, normalised by its mean so groups compare.
+
+    This is what a global ranking needs: one threshold over all groups' scores. Gradients
+    for ``taylor`` must already be on ``model``'s weights.
+    """
+    dg = build_graph(model, inputs)
+    modules = dict(model.named_modules())
+    importance = channel_importance(criterion)
+    fallback = tp.importance.GroupMagnitudeImportance(p=1)
+    scores: dict[int, torch.Tensor] = {}
+    for info in report.groups:
+        group = pruning_group(dg, modules[info.root], range(info.channels))
+        raw = importance(group)
+        raw = fallback(group) if raw is None else raw
+        raw = raw.detach().flatten().float().cpu()
+        scores[info.id] = raw / raw.mean().clamp_min(1e-12)
+    return scores

@@ -1,0 +1,188 @@
+"""``prepare``: everything a search needs before its first trial, built once per process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from pruning import AnalysisReport, analyze, evaluate, finetune, measure
+from pruning.data import DataSplits, load_builtin, load_tensors
+from pruning.exceptions import DataError, PruningError
+from search.exceptions import SpecError
+from search.preparation._model import load_weights, model_factory
+from search.spec import SearchSpec
+
+# Maps an artifact id (service) or a path (CLI) in a spec to a local file.
+Resolver = Callable[[str], Path]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Figures of the unpruned model, the yardstick of budgets and of the leaderboard."""
+
+    params: int
+    macs: int
+    latency_ms: float | None
+    val_accuracy: float
+    test_accuracy: float | None
+    pretrain_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A spec made concrete: the trained unpruned model, its data, analysis and figures."""
+
+    spec: SearchSpec
+    model: nn.Module
+    factory: Callable[[], nn.Module]
+    data: DataSplits
+    example_inputs: torch.Tensor
+    report: AnalysisReport
+    reference: Reference
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """A JSON reference to the unpruned model, for bundles."""
+        model = self.spec.model
+        return {"zoo": model.zoo, "factory": model.factory, "kwargs": model.kwargs}
+
+
+def prepare(
+    spec: SearchSpec,
+    *,
+    resolve: Resolver = Path,
+    allowed_factories: Sequence[str] | None = None,
+    reference_weights: Path | None = None,
+    latency: bool | None = None,
+) -> Prepared:
+    """Load data, build the model, load or train its weights, analyse and measure it.
+
+    With no weights in the spec, the model is trained for ``pretrain_epochs`` (seeded);
+    ``reference_weights`` caches that result as safetensors so that another process (a
+    worker slice, a resumed run) loads it instead of training again.
+
+    Raises:
+        SpecError: data, model, factory or weights cannot be had, named by field.
+    """
+    data = load_data(spec, resolve)
+    input_shape = tuple(spec.model.input_shape or data.input_shape)
+    if tuple(data.input_shape) != input_shape:
+        raise SpecError(
+            f"input_shape {list(input_shape)} does not match the data's {list(data.input_shape)}",
+            field="model.input_shape",
+        )
+    factory = model_factory(
+        spec.model,
+        num_classes=data.num_classes,
+        in_channels=input_shape[0],
+        input_shape=input_shape,
+        allowed_factories=allowed_factories,
+    )
+    model = factory()
+    seconds = _weights(spec, model, data, resolve, reference_weights)
+    example = data.val.tensors[0][:1].clone()
+    try:
+        report = analyze(model, example)
+    except PruningError as exc:
+        raise SpecError(str(exc), field="model") from exc
+    if not report.groups:
+        raise SpecError("the model has no prunable layers", field="model")
+    needs_latency = spec.budget.max_latency_ms is not None or "latency" in spec.search.objectives
+    return Prepared(
+        spec=spec,
+        model=model.eval(),
+        factory=factory,
+        data=data,
+        example_inputs=example,
+        report=report,
+        reference=_reference(spec, model, data, example, seconds, latency or needs_latency),
+    )
+
+
+def load_data(spec: SearchSpec, resolve: Resolver) -> DataSplits:
+    source = spec.data
+    try:
+        if source.source == "tensors":
+            assert source.tensors is not None
+            return load_tensors(
+                resolve(source.tensors), val_fraction=source.val_fraction, seed=source.seed
+            )
+        return load_builtin(
+            source.source,
+            train_subset=source.train_subset,
+            val_fraction=source.val_fraction,
+            seed=source.seed,
+        )
+    except DataError as exc:
+        raise SpecError(str(exc), field="data") from exc
+
+
+def _weights(
+    spec: SearchSpec,
+    model: nn.Module,
+    data: DataSplits,
+    resolve: Resolver,
+    cache: Path | None,
+) -> float:
+    if spec.model.weights is not None:
+        load_weights(model, resolve(spec.model.weights))
+        return 0.0
+    if cache is not None and cache.is_file():
+        model.load_state_dict(safetensors.torch.load_file(str(cache)))
+        return 0.0
+    start = time.perf_counter()
+    torch.manual_seed(spec.search.seed)
+    finetune(
+        model,
+        data.train,
+        epochs=spec.model.pretrain_epochs,
+        lr=spec.model.pretrain_lr,
+        optimizer=spec.finetune.optimizer,
+        batch_size=spec.finetune.batch_size,
+        seed=spec.search.seed,
+    )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        safetensors.torch.save_file(state, str(tmp))
+        tmp.replace(cache)
+    return time.perf_counter() - start
+
+
+def _reference(
+    spec: SearchSpec,
+    model: nn.Module,
+    data: DataSplits,
+    example: torch.Tensor,
+    pretrain_seconds: float,
+    latency: bool,
+) -> Reference:
+    batch = spec.finetune.batch_size
+    latency_spec = spec.budget.latency
+    figures = measure(
+        model,
+        example,
+        latency=latency,
+        device=latency_spec.device,
+        batch_size=latency_spec.batch_size,
+        threads=latency_spec.threads,
+    )
+    return Reference(
+        params=figures.params,
+        macs=figures.macs,
+        latency_ms=figures.latency_ms,
+        val_accuracy=evaluate(model, data.val, batch_size=batch).accuracy,
+        test_accuracy=None if data.test is None else evaluate(model, data.test).accuracy,
+        pretrain_seconds=pretrain_seconds,
+    )

@@ -1,0 +1,84 @@
+"""Optuna plumbing: storage (with heartbeats and retries), sampler, pruner, study."""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.study import StudyDirection
+
+from search.spec import SearchOptions, SearchSpec
+
+# A process that stops heartbeating for GRACE seconds has its trial failed and retried.
+HEARTBEAT_S, GRACE_S, MAX_RETRY = 10, 60, 2
+
+
+def make_storage(
+    storage: str | BaseStorage | None, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S
+) -> BaseStorage | None:
+    """An RDB storage with heartbeats for a URL; other storages pass through."""
+    if not isinstance(storage, str):
+        return storage
+    connect: dict[str, object] = {"timeout": 60} if storage.startswith("sqlite") else {}
+    with warnings.catch_warnings():
+        # Heartbeats are marked experimental in Optuna; they are what fails dead trials.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            storage,
+            engine_kwargs={"pool_pre_ping": True, "connect_args": connect},
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+
+
+def make_sampler(options: SearchOptions) -> optuna.samplers.BaseSampler:
+    # Budget violations reach the samplers through ``trial.set_constraint`` (Optuna 5).
+    seed = options.seed
+    if options.sampler == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, n_startup_trials=_startup(options)
+        )
+    if options.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=max(4, min(50, options.n_trials // 4))
+        )
+    if options.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=_startup(options))
+    if options.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=_startup(options))
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(options: SearchOptions) -> optuna.pruners.BasePruner:
+    if options.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
+    if options.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()
+
+
+def open_study(
+    spec: SearchSpec, storage: BaseStorage | None, study_name: str | None = None
+) -> optuna.Study:
+    """Create the spec's study, or load it to resume (same name, same storage)."""
+    costs = len(spec.search.objectives) - 1
+    directions = [StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * costs
+    return optuna.create_study(
+        storage=storage,
+        study_name=study_name or default_study_name(spec),
+        sampler=make_sampler(spec.search),
+        pruner=make_pruner(spec.search),
+        directions=directions,
+        load_if_exists=True,
+    )
+
+
+def default_study_name(spec: SearchSpec) -> str:
+    return f"prunesearch-{spec.name}-{spec.fingerprint()}"
+
+
+def _startup(options: SearchOptions) -> int:
+    # Baselines and a few random points first; a short search still gets guided trials.
+    return max(3, min(10, options.n_trials // 3))

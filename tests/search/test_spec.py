@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search import SearchSpec, SpecError
+from tests.search.conftest import tiny_spec
+
+DESIGN_EXAMPLE = {
+    "name": "fmnist-small-cnn",
+    "model": {
+        "zoo": "small_cnn",
+        "kwargs": {"num_classes": 10, "in_channels": 1},
+        "weights": None,
+        "pretrain_epochs": 3,
+        "input_shape": [1, 28, 28],
+    },
+    "data": {"source": "fashion-mnist", "train_subset": 20000, "val_fraction": 0.1},
+    "budget": {
+        "max_macs": 0.25,
+        "max_params": None,
+        "max_latency_ms": None,
+        "latency": {"device": "cpu", "batch_size": 1, "threads": 1},
+    },
+    "search": {
+        "n_trials": 40,
+        "parallelism": 2,
+        "sampler": "tpe",
+        "seed": 0,
+        "objectives": ["accuracy"],
+        "criterion": "l2",
+        "granularity": "channel",
+        "min_keep": 0.05,
+        "round_to": 1,
+    },
+    "finetune": {"proxy_epochs": 1, "final_epochs": 5, "finalists": 3, "lr": 0.01, "distill": True},
+}
+
+
+def test_design_example_parses() -> None:
+    spec = SearchSpec.parse(DESIGN_EXAMPLE)
+    assert spec.model.input_shape == (1, 28, 28)
+    assert spec.search.criteria == ("l2",)
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"surprise": 1}, "surprise"),
+        ({"model": {"zoo": "vgg99"}}, "model.zoo"),
+        ({"model": {"zoo": "mlp", "factory": "a.b:c"}}, "model"),
+        ({"model": {"factory": "not a factory"}}, "model.factory"),
+        ({"model": {"zoo": "mlp", "pretrain_epochs": "many"}}, "model.pretrain_epochs"),
+        ({"data": {"source": "cifar"}}, "data.source"),
+        ({"data": {"source": "tensors"}}, "data"),
+        ({"budget": {}}, "budget"),
+        ({"budget": {"max_macs": -1}}, "budget.max_macs"),
+        ({"search": {"sampler": "grid"}}, "search.sampler"),
+        ({"search": {"criterion": "l9"}}, "search"),
+        ({"search": {"objectives": ["macs"]}}, "search"),
+        ({"search": {"objectives": ["accuracy", "macs"], "sampler": "cmaes"}}, "search"),
+        ({"finetune": {"lr": 0}}, "finetune.lr"),
+        ({"finetune": {"epochs": 3}}, "finetune.epochs"),
+    ],
+)
+def test_bad_specs_name_the_field(patch: dict[str, object], field: str) -> None:
+    data = {**DESIGN_EXAMPLE, **patch}
+    with pytest.raises(SpecError) as info:
+        SearchSpec.parse(data)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+
+
+def test_fingerprint_ignores_trial_count_but_not_budget() -> None:
+    a = tiny_spec()
+    assert a.fingerprint() == tiny_spec(search={"n_trials": 50, "seed": 0}).fingerprint()
+    assert a.fingerprint() != tiny_spec(budget={"max_macs": 0.3}).fingerprint()
+
+
+def test_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("model: {zoo: mlp}\nbudget: {max_params: 0.5}\n")
+    assert SearchSpec.from_yaml(path).budget.max_params == 0.5
+    with pytest.raises(SpecError, match="cannot read"):
+        SearchSpec.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_several_criteria_are_searched() -> None:
+    spec = tiny_spec(search={"criterion": ["l1", "fpgm"]})
+    assert spec.search.criteria == ("l1", "fpgm")
