@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import torch
@@ -44,9 +45,39 @@ def output_shapes(output: Any) -> tuple[Shape, ...]:
 
 
 def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); CPU for an empty model."""
     for tensor in [*model.parameters(), *model.buffers()]:
         return tensor.device
     return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)`` with the current CUDA index filled in when none is given.
+
+    Parameters report ``cuda:0``, never ``cuda``; without the index, a model already on the
+    GPU would compare as "elsewhere" and be copied for nothing.
+    """
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and resolved.index is None and torch.cuda.is_available():
+        resolved = torch.device("cuda", torch.cuda.current_device())
+    return resolved
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode and restore every submodule's own flag afterwards.
+
+    Restoring per submodule (not just ``model.train(was_training)``) matters: callers freeze
+    parts of a model in eval mode (BatchNorm during fine-tuning, say), and a measurement or a
+    trace must not unfreeze them.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def to_device(inputs: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -67,9 +98,5 @@ def restore_modes(model: nn.Module, modes: Mapping[str, bool]) -> None:
 @torch.no_grad()
 def run_forward(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
     """One forward pass in eval mode; the model's modes are restored afterwards."""
-    modes = training_modes(model)
-    model.eval()
-    try:
+    with eval_mode(model):
         return model(*inputs)
-    finally:
-        restore_modes(model, modes)

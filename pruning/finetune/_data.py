@@ -6,10 +6,19 @@ from collections.abc import Sequence, Sized
 from typing import Any
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from pruning._inputs import model_device, resolve_device
 from pruning.exceptions import DataError
+
+__all__ = [
+    "Data",
+    "as_loader",
+    "inputs_of",
+    "model_device",
+    "resolve_device",
+    "split_batch",
+]
 
 __all__ = ["Data", "as_loader", "inputs_of", "model_device", "resolve_device", "split_batch"]
 
@@ -62,24 +71,3 @@ def inputs_of(batch: object) -> torch.Tensor:
     raise DataError(
         f"batches must be tensors or (inputs, ...) sequences; got {type(batch).__name__}"
     )
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``torch.device(device)`` with the current CUDA index filled in when none is given.
-
-    Parameters report ``cuda:0``, never ``cuda``; without the index, a model already on
-    the GPU would compare as "elsewhere".
-    """
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and resolved.index is None and torch.cuda.is_available():
-        resolved = torch.device("cuda", torch.cuda.current_device())
-    return resolved
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); CPU for an empty model."""
-    for param in model.parameters():
-        return param.device
-    for buffer in model.buffers():
-        return buffer.device
-    return torch.device("cpu")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.benchmark import Timer
 
-from pruning.measure._utils import eval_mode, model_device, to_device
+from pruning._inputs import eval_mode, model_device, to_device
 
 __all__ = ["Latency", "time_forward", "with_batch_size"]
 

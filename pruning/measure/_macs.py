@@ -9,7 +9,8 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 from torch.utils.flop_counter import FlopCounterMode
 
-from pruning.measure._utils import Inputs, as_tuple, eval_mode, model_device, to_device
+from pruning._inputs import ExampleInputs as Inputs
+from pruning._inputs import as_tuple, eval_mode, model_device, to_device
 
 __all__ = ["count_macs", "count_nonzero_params", "count_params", "weight_sparsity"]
 

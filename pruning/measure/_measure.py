@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pruning._inputs import ExampleInputs as Inputs
+from pruning._inputs import as_tuple, resolve_device
 from pruning.measure._latency import Latency, time_forward, with_batch_size
 from pruning.measure._macs import (
     count_macs,
@@ -15,7 +17,6 @@ from pruning.measure._macs import (
     count_params,
     weight_sparsity,
 )
-from pruning.measure._utils import Inputs, as_tuple, resolve_device
 
 __all__ = ["Measurement", "measure"]
 

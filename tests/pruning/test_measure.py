@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.modules import module as module_globals
 from torch.nn.utils import prune
 
+from pruning.exceptions import AnalysisError
 from pruning.measure import Measurement, count_macs, measure
 
 # Conv2d(3, w, 3, padding=1) on 3x8x8 keeps 8x8 outputs; then Linear(w*64, 10).
@@ -171,8 +172,8 @@ def test_bad_options_are_refused(option: str, value: float) -> None:
 
 
 def test_bad_inputs_are_refused() -> None:
-    with pytest.raises(TypeError, match="example_inputs"):
-        measure(_net(), [_inputs()])  # type: ignore[arg-type]
+    with pytest.raises(AnalysisError, match="example_inputs"):
+        measure(_net(), "not a tensor")  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
