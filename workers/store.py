@@ -1,0 +1,114 @@
+"""``JobStore``: where the workers read jobs and write what they find.
+
+``workers`` sits below ``service`` and may not import it, yet its tasks must persist. So
+the workers depend on this small abstract base, and ``service`` implements it over its
+database and artifact store and hands it in (:func:`workers.configure`), the way Optuna's
+optimisers depend on ``BaseStorage`` rather than on SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["JobStore", "JobTicket"]
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """What a task needs to know about a job."""
+
+    id: str
+    owner: str
+    spec: Mapping[str, Any]
+    study_name: str
+    status: str  # queued | running | finalizing | succeeded | failed | cancelled
+    cancel_requested: bool
+    device_kind: str  # the queue its slices run on: cpu | cuda
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+class JobStore(abc.ABC):
+    """Persistence for the workers. Every method is its own transaction and is safe to call
+    from several processes at once; status changes are conditional, so two workers racing
+    for the same transition see exactly one winner. Unknown job ids raise ``KeyError``."""
+
+    @property
+    @abc.abstractmethod
+    def storage_url(self) -> str:
+        """The Optuna storage URL the jobs' studies live in."""
+
+    @abc.abstractmethod
+    def load(self, job_id: str) -> JobTicket:
+        """The job as it stands now."""
+
+    @abc.abstractmethod
+    def start(self, job_id: str) -> bool:
+        """queued -> running (True); True if already running; False for any other status."""
+
+    @abc.abstractmethod
+    def begin_finalizing(self, job_id: str) -> bool:
+        """running -> finalizing. True for exactly one caller; False for everyone else."""
+
+    @abc.abstractmethod
+    def succeed(self, job_id: str, result: Mapping[str, Any], best_artifact: str | None) -> None:
+        """finalizing -> succeeded, with the result summary and the best bundle's artifact."""
+
+    @abc.abstractmethod
+    def fail(self, job_id: str, message: str) -> None:
+        """Any non-final status -> failed, with a message a user can act on."""
+
+    @abc.abstractmethod
+    def mark_cancelled(self, job_id: str) -> None:
+        """Any non-final status -> cancelled (after a cancellation request was honoured)."""
+
+    @abc.abstractmethod
+    def requeue(self, job_id: str, message: str) -> None:
+        """running -> queued, when the sweeper restarts a job whose runner vanished."""
+
+    @abc.abstractmethod
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether a user asked to cancel (checked between trials and every epoch)."""
+
+    @abc.abstractmethod
+    def record_reference(self, job_id: str, reference: Mapping[str, Any]) -> None:
+        """Figures of the unpruned model (params, MACs, latency, accuracies)."""
+
+    @abc.abstractmethod
+    def record_progress(
+        self,
+        job_id: str,
+        *,
+        trials_done: int,
+        trials_failed: int,
+        best_score: float | None,
+        eta_s: float | None,
+    ) -> None:
+        """Progress so far; also the runner's heartbeat, which the sweeper reads."""
+
+    @abc.abstractmethod
+    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or update candidates by ``(job, number)`` (``search.Candidate.to_dict()``)."""
+
+    @abc.abstractmethod
+    def artifact_path(self, owner: str, artifact_id: str) -> Path:
+        """The file of ``owner``'s artifact (weights or data named in a spec); ``KeyError``
+        for an id that does not exist or belongs to someone else."""
+
+    @abc.abstractmethod
+    def reference_path(self, job_id: str) -> Path:
+        """Where the job's trained unpruned weights are cached, shared by all its tasks."""
+
+    @abc.abstractmethod
+    def store_bundle(self, job_id: str, folder: Path) -> str:
+        """Keep the best model's bundle folder as an artifact of the job's owner; its id."""
+
+    @abc.abstractmethod
+    def stale_jobs(self, older_than_s: float) -> list[str]:
+        """Running jobs whose runner has not reported for ``older_than_s`` seconds."""
