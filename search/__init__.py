@@ -11,6 +11,7 @@ from search.exceptions import BudgetError, SearchCancelled, SearchError, SpecErr
 from search.preparation import Prepared, Reference, prepare
 from search.runner import SearchResult, SearchSession, default_study_name, run_search
 from search.spec import SearchSpec
+from search.validation import validate
 
 __all__ = [
     "BudgetError",
@@ -29,4 +30,5 @@ __all__ = [
     "default_study_name",
     "prepare",
     "run_search",
+    "validate",
 ]

@@ -64,12 +64,14 @@ def prepare(
     allowed_factories: Sequence[str] | None = None,
     reference_weights: Path | None = None,
     latency: bool | None = None,
+    train: bool = True,
 ) -> Prepared:
     """Load data, build the model, load or train its weights, analyse and measure it.
 
     With no weights in the spec, the model is trained for ``pretrain_epochs`` (seeded);
     ``reference_weights`` caches that result as safetensors so that another process (a
-    worker slice, a resumed run) loads it instead of training again.
+    worker slice, a resumed run) loads it instead of training again. ``train=False`` skips
+    training and evaluation (for validating a spec: costs do not depend on weights).
 
     Raises:
         SpecError: data, model, factory or weights cannot be had, named by field.
@@ -89,7 +91,7 @@ def prepare(
         allowed_factories=allowed_factories,
     )
     model = factory()
-    seconds = _weights(spec, model, data, resolve, reference_weights)
+    seconds = _weights(spec, model, data, resolve, reference_weights, train=train)
     example = data.val.tensors[0][:1].clone()
     try:
         report = analyze(model, example)
@@ -105,7 +107,9 @@ def prepare(
         data=data,
         example_inputs=example,
         report=report,
-        reference=_reference(spec, model, data, example, seconds, latency or needs_latency),
+        reference=_reference(
+            spec, model, data, example, seconds, latency or needs_latency, evaluate_=train
+        ),
     )
 
 
@@ -115,7 +119,9 @@ def load_data(spec: SearchSpec, resolve: Resolver) -> DataSplits:
         if source.source == "tensors":
             assert source.tensors is not None
             return load_tensors(
-                resolve(source.tensors), val_fraction=source.val_fraction, seed=source.seed
+                _resolved(resolve, source.tensors, "data.tensors"),
+                val_fraction=source.val_fraction,
+                seed=source.seed,
             )
         return load_builtin(
             source.source,
@@ -127,15 +133,30 @@ def load_data(spec: SearchSpec, resolve: Resolver) -> DataSplits:
         raise SpecError(str(exc), field="data") from exc
 
 
+def _resolved(resolve: Resolver, reference: str, field: str) -> Path:
+    """An artifact id or path made a local file; an unknown one is the spec's fault."""
+    try:
+        path = resolve(reference)
+    except (KeyError, LookupError) as exc:
+        raise SpecError(f"unknown artifact {reference!r}", field=field) from exc
+    if not path.is_file():
+        raise SpecError(f"no such file {reference!r}", field=field)
+    return path
+
+
 def _weights(
     spec: SearchSpec,
     model: nn.Module,
     data: DataSplits,
     resolve: Resolver,
     cache: Path | None,
+    *,
+    train: bool,
 ) -> float:
     if spec.model.weights is not None:
-        load_weights(model, resolve(spec.model.weights))
+        load_weights(model, _resolved(resolve, spec.model.weights, "model.weights"))
+        return 0.0
+    if not train:
         return 0.0
     if cache is not None and cache.is_file():
         model.load_state_dict(safetensors.torch.load_file(str(cache)))
@@ -167,6 +188,8 @@ def _reference(
     example: torch.Tensor,
     pretrain_seconds: float,
     latency: bool,
+    *,
+    evaluate_: bool,
 ) -> Reference:
     batch = spec.finetune.batch_size
     latency_spec = spec.budget.latency
@@ -182,7 +205,9 @@ def _reference(
         params=figures.params,
         macs=figures.macs,
         latency_ms=figures.latency_ms,
-        val_accuracy=evaluate(model, data.val, batch_size=batch).accuracy,
-        test_accuracy=None if data.test is None else evaluate(model, data.test).accuracy,
+        val_accuracy=evaluate(model, data.val, batch_size=batch).accuracy if evaluate_ else 0.0,
+        test_accuracy=(
+            evaluate(model, data.test).accuracy if evaluate_ and data.test is not None else None
+        ),
         pretrain_seconds=pretrain_seconds,
     )

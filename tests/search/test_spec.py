@@ -89,3 +89,23 @@ def test_from_yaml(tmp_path: Path) -> None:
 def test_several_criteria_are_searched() -> None:
     spec = tiny_spec(search={"criterion": ["l1", "fpgm"]})
     assert spec.search.criteria == ("l1", "fpgm")
+
+
+def test_validate_checks_data_model_and_budget_without_training(tmp_path: Path) -> None:
+    from search import BudgetError, validate
+
+    reference = validate(tiny_spec(), resolve=Path)
+    assert reference.macs > 0
+    assert reference.pretrain_seconds == 0.0
+    with pytest.raises(BudgetError, match="smallest achievable"):
+        validate(tiny_spec(budget={"max_macs": 0.0001}), resolve=Path)
+    with pytest.raises(SpecError) as info:
+        validate(tiny_spec(data={"source": "tensors", "tensors": "nope"}), resolve=Path)
+    assert info.value.field == "data.tensors"
+    with pytest.raises(SpecError) as info:
+        validate(
+            tiny_spec(model={"factory": "tests.search.conftest:tiny_spec"}),
+            resolve=Path,
+            allowed_factories=["mypackage"],
+        )
+    assert info.value.field == "model.factory"
