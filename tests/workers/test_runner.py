@@ -1,0 +1,211 @@
+"""The job functions against a real (in-memory) JobStore and SQLite Optuna storage."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search import SearchSession, SearchSpec, prepare
+from tests.workers.conftest import OPTIONS, Clock, RecordingDispatcher, tiny
+from tests.workers.memory_store import MemoryStore
+from workers import FINALIZE, PREPARE, RUN_SLICE, finalize_job, prepare_job, run_slice, sweep
+
+Submit = Callable[..., str]
+
+
+def _study(store: MemoryStore, job_id: str) -> optuna.Study:
+    return optuna.load_study(study_name=store.load(job_id).study_name, storage=store.storage_url)
+
+
+def test_prepare_queues_baselines_records_reference_and_starts_parallel_slices(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 2}), device_kind="cuda")
+
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    job = store.job(job_id)
+    assert job.status == "running"
+    assert job.reference is not None and job.reference["macs"] > 0
+    assert job.progress["trials_done"] == 0  # the first heartbeat
+    assert recorder.calls == [(RUN_SLICE, job_id, "cuda")] * 2
+    waiting = _study(store, job_id).get_trials(states=(TrialState.WAITING,))
+    assert sorted(t.user_attrs["kind"] for t in waiting) == ["global", "uniform"]
+
+    # A redelivered prepare finds the baselines queued already.
+    prepare_job(store, recorder, job_id, OPTIONS)
+    assert len(_study(store, job_id).get_trials(states=(TrialState.WAITING,))) == 2
+
+
+def test_unreachable_budget_fails_the_job_before_any_trial(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(budget={"max_macs": 0.001}))
+
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    job = store.job(job_id)
+    assert job.status == "failed"
+    assert job.error is not None
+    assert "smallest achievable" in job.error and "budget.max_macs" in job.error
+    assert recorder.calls == []
+    assert optuna.get_all_study_summaries(store.storage_url) == []
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        ({"zoo": "no_such_net"}, "model"),
+        ({"zoo": "small_cnn", "weights": "not-an-artifact"}, "no artifact 'not-an-artifact'"),
+    ],
+)
+def test_a_spec_that_cannot_be_prepared_fails_with_its_field(
+    store: MemoryStore,
+    recorder: RecordingDispatcher,
+    submit: Submit,
+    model: dict[str, Any],
+    words: str,
+) -> None:
+    job_id = submit(tiny(model=model))
+
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    job = store.job(job_id)
+    assert job.status == "failed"
+    assert job.error is not None and words in job.error
+    assert recorder.calls == []
+
+
+def test_another_owners_weights_are_not_found(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit, trained_reference: Path
+) -> None:
+    weights = store.add_artifact("mallory", trained_reference)
+    job_id = submit(tiny(model={"weights": weights}), owner="alice")
+
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    assert store.job(job_id).status == "failed"
+    assert f"no artifact {weights!r}" in (store.job(job_id).error or "")
+
+
+def test_a_slice_of_a_finished_or_cancelled_job_does_nothing(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    done, cancelled = submit(tiny()), submit(tiny())
+    store.start(done)
+    store.fail(done, "earlier")
+    store.request_cancel(cancelled)
+
+    run_slice(store, recorder, done, OPTIONS)
+    run_slice(store, recorder, cancelled, OPTIONS)
+
+    assert store.job(done).error == "earlier"
+    assert store.job(cancelled).status == "cancelled"
+    assert recorder.calls == []
+
+
+def test_slices_run_trials_record_candidates_and_hand_on(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"n_trials": 3}))
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    run_slice(store, recorder, job_id, OPTIONS)  # 2 of 3 trials: continues
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+    assert sorted(store.job(job_id).candidates) == [0, 1]
+    assert store.job(job_id).progress["trials_done"] == 2
+
+    run_slice(store, recorder, job_id, OPTIONS)  # the last trial: finalize
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE, FINALIZE]
+    assert store.job(job_id).status == "finalizing"
+    kinds = {c["kind"] for c in store.job(job_id).candidates.values()}
+    assert kinds == {"uniform", "global", "search"}
+
+
+def test_two_slices_finishing_together_start_exactly_one_finalize(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, OPTIONS)
+    # Another process ran every trial of the study; the job is still running.
+    prepared = prepare(SearchSpec.parse(spec), reference_weights=store.reference_path(job_id))
+    session = SearchSession(
+        prepared, storage=store.storage_url, study_name=store.load(job_id).study_name
+    )
+    session.run_slice()
+    assert session.finished() and store.job(job_id).status == "running"
+
+    start = threading.Barrier(2)
+
+    def slice_() -> None:
+        start.wait()
+        run_slice(store, recorder, job_id, OPTIONS)
+
+    threads = [threading.Thread(target=slice_) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert recorder.tasks().count(FINALIZE) == 1
+    assert store.history(job_id).count("finalizing") == 1
+
+
+def test_finalize_with_no_feasible_candidate_fails_with_advice(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny())
+    prepare_job(store, recorder, job_id, OPTIONS)  # baselines queued, none ran
+    assert store.begin_finalizing(job_id)
+
+    finalize_job(store, recorder, job_id, OPTIONS)
+
+    job = store.job(job_id)
+    assert job.status == "failed"
+    assert job.error is not None
+    assert "no candidate met the budget" in job.error and "n_trials" in job.error
+
+
+def test_finalize_runs_only_for_a_finalizing_job(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny())
+    store.start(job_id)
+    finalize_job(store, recorder, job_id, OPTIONS)
+    assert store.job(job_id).status == "running"
+
+
+def test_sweep_restarts_only_jobs_whose_runner_went_quiet(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit, clock: Clock
+) -> None:
+    quiet, prepared_quiet, lively, queued = (submit(tiny(), device_kind="cuda") for _ in range(4))
+    store.start(quiet)  # died while preparing: no study yet
+    prepare_job(store, recorder, prepared_quiet, OPTIONS)
+    recorder.calls.clear()
+    clock.now += OPTIONS.stale_after_s + 1
+    store.start(lively)
+
+    restarted = sweep(store, recorder, OPTIONS)
+
+    assert sorted(restarted) == sorted([quiet, prepared_quiet])
+    assert sorted(recorder.calls) == sorted(
+        [(PREPARE, quiet, "cuda"), (PREPARE, prepared_quiet, "cuda")]
+    )
+    for job_id in (quiet, prepared_quiet):
+        status, note, _ = store.job(job_id).events[-1]
+        assert (status, note) == ("queued", "runner vanished; restarted")
+    assert store.job(lively).status == "running"
+    assert store.job(queued).status == "queued"
+
+    # The restart prepares the job again and puts its slices back.
+    recorder.calls.clear()
+    prepare_job(store, recorder, prepared_quiet, OPTIONS)
+    assert recorder.calls == [(RUN_SLICE, prepared_quiet, "cuda")]
+    assert len(_study(store, prepared_quiet).get_trials(states=(TrialState.WAITING,))) == 2

@@ -1,0 +1,175 @@
+"""A job's search session, built once per process and reused by its next tasks.
+
+Preparing a job (loading data, loading the reference weights, analysing and measuring the
+model, the budget pre-flight) costs seconds; a slice of two trials may cost as little. So a
+process keeps the sessions of the last few jobs it worked on. A session is lent to one task
+at a time: its models and Optuna objects are not meant to be shared between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from search import EpochEvent, SearchCallback, SearchSession, SearchSpec, TrialEvent, prepare
+from search.candidates import leaderboard
+from search.exceptions import SpecError
+from workers.options import WorkerOptions
+from workers.store import JobStore, JobTicket
+
+# The cancel flag is a database read; epochs can be much shorter than a second.
+CANCEL_POLL_S = 1.0
+# At most this often an epoch end re-sends progress, which is also the job's heartbeat.
+MAX_BEAT_S = 60.0
+
+
+@dataclass
+class JobCallback(SearchCallback):
+    """Persists each finished trial, beats the job's heartbeat, polls the cancel flag."""
+
+    store: JobStore
+    job_id: str
+    beat_every_s: float
+    session: SearchSession | None = None
+    progress: dict[str, float | int | None] = field(default_factory=dict)
+    _cancelled: bool = False
+    _polled_at: float = float("-inf")
+    _beat_at: float = float("-inf")
+
+    def on_trial_end(self, event: TrialEvent) -> None:
+        self.store.record_candidates(self.job_id, [event.candidate.to_dict()])
+        failed = self.session.counts()[1] if self.session is not None else 0
+        self.progress = {
+            "trials_done": event.trials_done,
+            "trials_failed": failed,
+            "best_score": event.best_score,
+            "eta_s": event.eta_s,
+        }
+        self.beat(force=True)
+
+    def on_epoch_end(self, event: EpochEvent) -> None:
+        self.beat()
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._polled_at >= CANCEL_POLL_S:
+            self._polled_at = now
+            self._cancelled = self.store.cancel_requested(self.job_id)
+        return self._cancelled
+
+    def beat(self, *, force: bool = False) -> None:
+        """Re-send the progress so far; the sweeper reads it as a sign of life."""
+        now = time.monotonic()
+        if not force and now - self._beat_at < self.beat_every_s:
+            return
+        if not self.progress and self.session is not None:
+            self.progress = progress_of(self.session)
+        self._beat_at = now
+        self.store.record_progress(
+            self.job_id,
+            trials_done=int(self.progress.get("trials_done") or 0),
+            trials_failed=int(self.progress.get("trials_failed") or 0),
+            best_score=self.progress.get("best_score"),
+            eta_s=self.progress.get("eta_s"),
+        )
+
+    def rebind(self, store: JobStore) -> None:
+        """Ready for another task of the same job: the flag is read afresh, and so is the
+        progress (other processes may have moved the study on since)."""
+        self.store = store
+        self.progress = {}
+        self._cancelled = False
+        self._polled_at = float("-inf")
+
+
+def progress_of(session: SearchSession) -> dict[str, float | int | None]:
+    """Progress read from the study, for a process that has not seen a trial end yet."""
+    done, failed = session.counts()
+    scores = [
+        c.proxy_score
+        for c in leaderboard(session.study)
+        if c.feasible and c.state == "complete" and c.proxy_score is not None
+    ]
+    return {
+        "trials_done": done,
+        "trials_failed": failed,
+        "best_score": max(scores, default=None),
+        "eta_s": None,
+    }
+
+
+@dataclass
+class JobRun:
+    """A job's session and the callback bound into it."""
+
+    session: SearchSession
+    callback: JobCallback
+
+
+class SessionCache:
+    """Idle sessions by job, the least recently used dropped first."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._idle: OrderedDict[tuple[str, str, str], JobRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lend(self, store: JobStore, ticket: JobTicket, options: WorkerOptions) -> Iterator[JobRun]:
+        """The job's session, built if no idle one is cached; cached again after use.
+
+        Raises:
+            SpecError, BudgetError, PruningError: the job cannot be prepared.
+        """
+        key = (ticket.id, store.storage_url, ticket.study_name)
+        with self._lock:
+            run = self._idle.pop(key, None)
+        if run is None:
+            run = build(store, ticket, options)
+        else:
+            run.callback.rebind(store)
+        yield run
+        # Not reached when the body raised: a session in an unknown state is dropped.
+        with self._lock:
+            self._idle[key] = run
+            while len(self._idle) > self.size:
+                self._idle.popitem(last=False)
+
+    def forget(self, job_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._idle if k[0] == job_id]:
+                del self._idle[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._idle.clear()
+
+
+def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
+    """Prepare the job's spec and open its study (the budget pre-flight runs here)."""
+    spec = SearchSpec.parse(ticket.spec)
+
+    def resolve(artifact_id: str) -> Path:
+        try:
+            return store.artifact_path(ticket.owner, artifact_id)
+        except KeyError:
+            raise SpecError(f"no artifact {artifact_id!r} (deleted, or not yours)") from None
+
+    prepared = prepare(
+        spec,
+        resolve=resolve,
+        allowed_factories=options.allowed_factories,
+        reference_weights=store.reference_path(ticket.id),
+    )
+    beat_every_s = min(MAX_BEAT_S, options.stale_after_s / 5)
+    callback = JobCallback(store=store, job_id=ticket.id, beat_every_s=beat_every_s)
+    session = SearchSession(
+        prepared, storage=store.storage_url, study_name=ticket.study_name, callbacks=[callback]
+    )
+    callback.session = session
+    return JobRun(session=session, callback=callback)

@@ -1,0 +1,45 @@
+"""Which errors are worth retrying: a database or broker that is briefly unreachable."""
+
+from __future__ import annotations
+
+import random
+
+import kombu.exceptions
+import redis.exceptions
+import sqlalchemy.exc
+
+# Retried with exponential backoff; anything else fails the job at once.
+MAX_RETRIES = 5
+_BACKOFF_BASE_S, _BACKOFF_MAX_S = 2.0, 120.0
+
+_ALWAYS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,  # connection refused or lost, server restarting, locked
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it was raised from, is a passing infrastructure fault.
+
+    The chain is walked because Optuna re-raises SQLAlchemy errors inside its sessions as
+    ``StorageInternalError(...) from exc``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _ALWAYS):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def backoff_s(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: doubling, capped, with full jitter so
+    that workers which failed together do not hammer the database together."""
+    ceiling = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2.0**retries)
+    return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,199 @@
+"""The Celery app: configuration and the thin tasks over :mod:`workers.runner`.
+
+The service calls :func:`configure` in the worker process (what store to persist through,
+which options) and then starts the app :func:`make_celery` returns. Tasks take a job id
+(JSON), find the configured store and call the runner; errors are translated here only:
+transient ones retried with backoff, anything else fails the job with a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from kombu.entity import Exchange, Queue
+
+from workers import runner
+from workers._transient import MAX_RETRIES, backoff_s, is_transient
+from workers.dispatch import CeleryDispatcher
+from workers.options import WorkerOptions
+from workers.store import JobStore
+
+__all__ = ["QUEUES", "configure", "make_celery"]
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("cpu", "cuda")  # one per device kind, so latency is measured where models run
+SWEEP_EVERY_S = 60.0
+
+
+@dataclass
+class _Config:
+    store_factory: Callable[[], JobStore]
+    options: WorkerOptions
+    store: JobStore | None = None
+
+
+_config: _Config | None = None
+_lock = threading.Lock()
+
+
+def configure(store_factory: Callable[[], JobStore], options: WorkerOptions) -> None:
+    """Set the store and options the tasks of this process use.
+
+    The store is built on the first task, not here: in Celery's prefork pool that is in the
+    child process, so no database connection is shared across a fork.
+    """
+    global _config
+    with _lock:
+        _config = _Config(store_factory=store_factory, options=options)
+
+
+def configured() -> tuple[JobStore, WorkerOptions]:
+    """The store and options set by :func:`configure`.
+
+    Raises:
+        RuntimeError: :func:`configure` was not called in this process.
+    """
+    with _lock:
+        config = _config
+        if config is None:
+            raise RuntimeError(
+                "workers.configure(store_factory, options) was not called in this worker "
+                "process; start workers with `prunesearch worker`, which does"
+            )
+        if config.store is None:
+            config.store = config.store_factory()
+        return config.store, config.options
+
+
+def make_celery(options: WorkerOptions) -> Celery:
+    """A Celery app for ``options.broker_url`` with the job tasks registered.
+
+    Raises:
+        ValueError: no broker is configured (run embedded instead).
+    """
+    if options.broker_url is None:
+        raise ValueError(
+            "no broker_url: Celery needs a broker (redis://...); without one, jobs run "
+            "embedded in the API process (workers.EmbeddedDispatcher)"
+        )
+    app = Celery("prunesearch", broker=options.broker_url, set_as_current=False)
+    app.conf.update(_settings(options))
+    # Not shared: Celery would otherwise add these tasks to every app made after this one.
+    for name in runner.JOB_TASKS:
+        app.task(name=name, base=JobTask, bind=True, shared=False)(_job_task(name))
+    app.task(name=runner.SWEEP, base=JobTask, bind=True, shared=False)(_sweep)
+    return app
+
+
+def _settings(options: WorkerOptions) -> dict[str, Any]:
+    return {
+        # JSON only: a message never unpickles anything.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        # A task is acknowledged when it ends, and put back if its worker dies, so a killed
+        # slice runs again; one message at a time, so a long slice holds up nothing queued.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Every task ends before Redis would redeliver it to a second worker.
+        "task_time_limit": options.task_time_limit_s,
+        "task_soft_time_limit": options.soft_time_limit_s,
+        "broker_transport_options": {"visibility_timeout": options.visibility_timeout_s},
+        "broker_connection_retry_on_startup": True,
+        # Torch and data loaders leak a little per task; a fresh child now and then.
+        "worker_max_tasks_per_child": options.max_tasks_per_child,
+        # Results live in the job store; Celery keeps none.
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "task_default_queue": "cpu",
+        "task_queues": _queues(),
+        "task_create_missing_queues": False,
+        # For flower.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "beat_schedule": {
+            "prunesearch-sweep": {
+                "task": runner.SWEEP,
+                "schedule": SWEEP_EVERY_S,
+                # A backlog of sweeps is worth one sweep.
+                "options": {"queue": "cpu", "expires": SWEEP_EVERY_S},
+            }
+        },
+    }
+
+
+def _queues() -> list[Queue]:
+    # Each queue on its own exchange and key: a Queue given only a name is bound to the
+    # default exchange with the default key, and "cuda" messages would land in "cpu".
+    return [
+        Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+        for name in QUEUES
+    ]
+
+
+class JobTask(Task):  # type: ignore[misc]  # Celery ships no type hints
+    """Base of the tasks: retries transient errors with backoff; any other error (or the
+    last retry's) fails the job with a message, so no job is left running silently."""
+
+    max_retries = MAX_RETRIES
+    ignore_result = True
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if not args:
+            return  # the sweeper: nothing to fail, the next sweep tries again
+        try:
+            store, options = configured()
+        except Exception:
+            log.exception("task %s of job %s failed with no store to record it", self.name, args)
+            return
+        if isinstance(exc, (SoftTimeLimitExceeded, TimeLimitExceeded)):
+            message = (
+                f"a task ran past its time limit of {options.soft_time_limit_s:g} s: one trial "
+                "or final fine-tune takes longer; shorten the fine-tunes (epochs, samples) "
+                "or have the operator raise the task time limit"
+            )
+            runner.fail_quietly(store, str(args[0]), message)
+            return
+        runner.fail_unexpected(store, str(args[0]), self.name, exc)
+
+
+@contextmanager
+def _retrying(task: Any) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        retries = int(task.request.retries or 0)
+        log.warning("%s: transient error (retry %d): %s", task.name, retries + 1, exc)
+        raise task.retry(exc=exc, countdown=backoff_s(retries)) from exc
+
+
+def _job_task(name: str) -> Callable[[Any, str], None]:
+    def job_task(self: Any, job_id: str) -> None:
+        store, options = configured()
+        with _retrying(self):
+            runner.run_task(name, store, CeleryDispatcher(self.app), job_id, options)
+
+    job_task.__name__ = job_task.__qualname__ = name.rpartition(".")[2]
+    return job_task
+
+
+def _sweep(self: Any) -> None:
+    store, options = configured()
+    with _retrying(self):
+        runner.sweep(store, CeleryDispatcher(self.app), options)

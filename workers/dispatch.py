@@ -1,0 +1,128 @@
+"""Dispatchers: how a task hands on to the next (Celery, or a thread pool in the API)."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from workers import runner
+from workers._transient import MAX_RETRIES, backoff_s, is_transient
+from workers.options import WorkerOptions
+from workers.store import JobStore
+
+__all__ = ["CeleryDispatcher", "Dispatcher", "EmbeddedDispatcher"]
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(abc.ABC):
+    """Queues a task by name for a job (``runner.PREPARE``, ``RUN_SLICE``, ``FINALIZE``;
+    ``SWEEP`` ignores the job id)."""
+
+    @abc.abstractmethod
+    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+        """Queue ``task`` for ``job_id`` on ``queue`` (the job's device kind)."""
+
+
+class CeleryDispatcher(Dispatcher):
+    """Sends tasks by name through a Celery app's broker; the arguments are JSON."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+        if task not in runner.TASKS:
+            raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
+        args = [] if task == runner.SWEEP else [str(job_id)]
+        self.app.send_task(task, args=args, queue=queue)
+
+
+class EmbeddedDispatcher(Dispatcher):
+    """Runs the same task functions in a thread pool inside the calling process.
+
+    For the embedded default (no broker): one worker, because SQLite takes one writer at a
+    time. ``queue`` is ignored: every task runs here, and latency is measured on this host.
+    An error is logged and fails the job (transient database errors are retried first);
+    nothing is lost silently. With ``sweep_every_s``, the sweeper runs that often, so a job
+    left running by a previous process resumes once it is stale.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        options: WorkerOptions,
+        *,
+        max_workers: int = 1,
+        sweep_every_s: float | None = 60.0,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="prunesearch-task")
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._closed = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        if sweep_every_s is not None:
+            self._sweeper = threading.Thread(
+                target=self._sweep_every,
+                args=(sweep_every_s,),
+                name="prunesearch-sweeper",
+                daemon=True,
+            )
+            self._sweeper.start()
+
+    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+        if task not in runner.TASKS:
+            raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
+        with self._idle:
+            if self._closed.is_set():
+                # Shutting down: the job stays as it is and the sweeper resumes it later.
+                log.warning("not queueing %s for job %s: shutting down", task, job_id)
+                return
+            self._pending += 1
+            # Under the lock, so that shutdown cannot close the pool between check and submit.
+            future = self._pool.submit(self._execute, task, job_id)
+        future.add_done_callback(self._done)  # also runs for a future cancelled at shutdown
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until no task is queued or running (continuations included); False if
+        ``timeout`` seconds passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking tasks and drop the queued ones; with ``wait``, let the running task
+        end (a slice is bounded by ``slice_seconds``)."""
+        with self._idle:
+            self._closed.set()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+        if wait and self._sweeper is not None:
+            self._sweeper.join()
+
+    def _execute(self, task: str, job_id: str) -> None:
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                runner.run_task(task, self.store, self, job_id, self.options)
+                return
+            except Exception as exc:
+                if is_transient(exc) and attempt < MAX_RETRIES and not self._closed.is_set():
+                    delay = backoff_s(attempt)
+                    log.warning("%s of job %s: %s; retrying in %.0f s", task, job_id, exc, delay)
+                    self._closed.wait(delay)
+                    continue
+                log.exception("%s of job %s failed", task, job_id)
+                if task != runner.SWEEP:
+                    runner.fail_unexpected(self.store, job_id, task, exc)
+                return
+
+    def _done(self, _: Future[None]) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def _sweep_every(self, seconds: float) -> None:
+        while not self._closed.wait(seconds):
+            self.enqueue(runner.SWEEP, "")

@@ -1,0 +1,64 @@
+"""``WorkerOptions``: how the workers slice, time-limit and recover jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["WorkerOptions"]
+
+# The soft limit raises in the task (a trial in flight fails, the job gets a message); the
+# hard limit kills the child a little later if the soft one was swallowed.
+_SOFT_FRACTION = 0.9
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerOptions:
+    """Settings of the workers, checked on construction.
+
+    A slice runs at most ``slice_trials`` trials or ``slice_seconds`` seconds (the trial in
+    flight finishes), then re-enqueues its continuation. Every task must end before the
+    broker's visibility timeout, or Redis hands its message to a second worker while the
+    first is still on it; hence ``slice_seconds`` < soft limit < ``task_time_limit_s`` <
+    ``visibility_timeout_s``.
+    """
+
+    slice_trials: int = 2
+    slice_seconds: float = 300.0
+    allowed_factories: tuple[str, ...] | None = ()  # module prefixes; None allows any
+    stale_after_s: float = 900.0
+    broker_url: str | None = None  # None: embedded execution in the API process
+    visibility_timeout_s: int = 3600
+    task_time_limit_s: int = 1800
+    max_tasks_per_child: int = 20
+
+    def __post_init__(self) -> None:
+        if self.slice_trials < 1:
+            raise ValueError(f"slice_trials must be at least 1, not {self.slice_trials}")
+        if self.slice_seconds <= 0:
+            raise ValueError(f"slice_seconds must be positive, not {self.slice_seconds}")
+        if self.stale_after_s <= 0:
+            raise ValueError(f"stale_after_s must be positive, not {self.stale_after_s}")
+        if self.max_tasks_per_child < 1:
+            raise ValueError(
+                f"max_tasks_per_child must be at least 1, not {self.max_tasks_per_child}"
+            )
+        if not 0 < self.task_time_limit_s < self.visibility_timeout_s:
+            raise ValueError(
+                f"task_time_limit_s ({self.task_time_limit_s}) must be positive and below "
+                f"visibility_timeout_s ({self.visibility_timeout_s}), or Redis redelivers a "
+                "task that is still running and its work runs twice"
+            )
+        if self.slice_seconds >= self.soft_time_limit_s:
+            raise ValueError(
+                f"slice_seconds ({self.slice_seconds}) must leave room for the trial in flight "
+                f"below the soft time limit ({self.soft_time_limit_s:g} s, "
+                f"{_SOFT_FRACTION:.0%} of task_time_limit_s)"
+            )
+        if isinstance(self.allowed_factories, str):
+            # A bare string would be read as a tuple of one-letter prefixes.
+            raise TypeError("allowed_factories must be a tuple of module prefixes, not a str")
+
+    @property
+    def soft_time_limit_s(self) -> float:
+        """When a task is told to stop (``SoftTimeLimitExceeded``)."""
+        return self.task_time_limit_s * _SOFT_FRACTION
