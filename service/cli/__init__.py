@@ -1,0 +1,13 @@
+"""The ``prunesearch`` command line (console script ``prunesearch = service.cli:app``).
+
+Each command group lives in its own module with a ``register(app)`` function, called here;
+a new group (``serve``, ``submit``, ...) adds its module and one line below. The modules
+registered here must not import FastAPI or Celery: ``prunesearch search`` runs with neither.
+"""
+
+from service.cli import _search
+from service.cli._app import app
+
+_search.register(app)
+
+__all__ = ["app"]

@@ -1,0 +1,37 @@
+"""Number formats shared by the progress display and the tables."""
+
+from __future__ import annotations
+
+NONE = "\N{EN DASH}"  # an absent figure; a hyphen would read as a minus sign
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    """An accuracy in [0, 1] as a percentage."""
+    return NONE if value is None else f"{100.0 * value:.{digits}f}%"
+
+
+def points(value: float | None) -> str:
+    """An accuracy difference in percentage points, signed."""
+    return NONE if value is None else f"{100.0 * value:+.2f} pts"
+
+
+def count(value: float | None) -> str:
+    """A parameter or MAC count with thousands separators."""
+    return NONE if value is None else f"{value:,.0f}"
+
+
+def share(value: float | None, whole: float | None) -> str:
+    """``value`` with its share of ``whole`` (the unpruned model's figure)."""
+    if value is None:
+        return NONE
+    if not whole:
+        return count(value)
+    return f"{count(value)} ({100.0 * value / whole:.1f}%)"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as h:mm:ss, the way Rich's elapsed column shows time."""
+    if seconds is None:
+        return NONE
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
