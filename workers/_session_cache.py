@@ -16,9 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from optuna.storages import BaseStorage
+
 from search import EpochEvent, SearchCallback, SearchSession, SearchSpec, TrialEvent, prepare
 from search.candidates import leaderboard
 from search.exceptions import SpecError
+from search.runner import make_storage
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
@@ -150,6 +153,15 @@ class SessionCache:
             self._idle.clear()
 
 
+def study_storage(url: str, options: WorkerOptions) -> BaseStorage:
+    """The Optuna storage at ``url``, with the trial heartbeat the options ask for."""
+    storage = make_storage(
+        url, heartbeat_s=options.trial_heartbeat_s, grace_s=options.trial_grace_s
+    )
+    assert storage is not None  # a URL always gives a storage
+    return storage
+
+
 def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
     """Prepare the job's spec and open its study (the budget pre-flight runs here)."""
     spec = SearchSpec.parse(ticket.spec)
@@ -169,7 +181,10 @@ def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
     beat_every_s = min(MAX_BEAT_S, options.stale_after_s / 5)
     callback = JobCallback(store=store, job_id=ticket.id, beat_every_s=beat_every_s)
     session = SearchSession(
-        prepared, storage=store.storage_url, study_name=ticket.study_name, callbacks=[callback]
+        prepared,
+        storage=study_storage(store.storage_url, options),
+        study_name=ticket.study_name,
+        callbacks=[callback],
     )
     callback.session = session
     return JobRun(session=session, callback=callback)

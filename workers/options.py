@@ -30,6 +30,9 @@ class WorkerOptions:
     visibility_timeout_s: int = 3600
     task_time_limit_s: int = 1800
     max_tasks_per_child: int = 20
+    # Optuna's trial heartbeat: a trial silent for trial_grace_s is failed and retried.
+    trial_heartbeat_s: int = 10
+    trial_grace_s: int = 60
 
     def __post_init__(self) -> None:
         if self.slice_trials < 1:
@@ -41,6 +44,11 @@ class WorkerOptions:
         if self.max_tasks_per_child < 1:
             raise ValueError(
                 f"max_tasks_per_child must be at least 1, not {self.max_tasks_per_child}"
+            )
+        if not 0 < self.trial_heartbeat_s < self.trial_grace_s:
+            raise ValueError(
+                f"trial_grace_s ({self.trial_grace_s}) must exceed trial_heartbeat_s "
+                f"({self.trial_heartbeat_s}), which must be positive"
             )
         if not 0 < self.task_time_limit_s < self.visibility_timeout_s:
             raise ValueError(

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.storages import BaseStorage, RDBStorage, fail_stale_trials
 
 from pruning.exceptions import ExportError, PruningError
 from search import SearchCancelled, SearchResult, SpecError
-from search.runner import make_storage
-from workers._session_cache import SessionCache
+from workers._session_cache import SessionCache, study_storage
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
@@ -162,7 +161,7 @@ def sweep(store: JobStore, dispatcher: Dispatcher, options: WorkerOptions) -> li
             ticket = store.load(job_id)
         except KeyError:
             continue
-        _fail_stale_trials(store.storage_url, ticket.study_name)
+        _fail_stale_trials(study_storage(store.storage_url, options), ticket.study_name)
         store.requeue(job_id, "runner vanished; restarted")
         dispatcher.enqueue(PREPARE, job_id, queue=ticket.device_kind)
         restarted.append(job_id)
@@ -227,9 +226,7 @@ def _nothing_feasible(result: SearchResult) -> str:
     )
 
 
-def _fail_stale_trials(storage_url: str, study_name: str) -> None:
-    storage = make_storage(storage_url)
-    assert storage is not None  # a URL always gives a storage
+def _fail_stale_trials(storage: BaseStorage, study_name: str) -> None:
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
         with warnings.catch_warnings():

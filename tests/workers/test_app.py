@@ -83,6 +83,7 @@ def test_the_tasks_are_registered_by_name(app: Celery) -> None:
         ({"slice_trials": 0}, "slice_trials"),
         ({"stale_after_s": 0}, "stale_after_s"),
         ({"max_tasks_per_child": 0}, "max_tasks_per_child"),
+        ({"trial_heartbeat_s": 60, "trial_grace_s": 60}, "trial_grace_s"),
     ],
 )
 def test_invalid_options_are_refused(kwargs: dict[str, Any], words: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from search import SearchSession, SearchSpec, prepare
 from tests.workers.conftest import OPTIONS, Clock, RecordingDispatcher, tiny
 from tests.workers.memory_store import MemoryStore
 from workers import FINALIZE, PREPARE, RUN_SLICE, finalize_job, prepare_job, run_slice, sweep
+from workers._session_cache import study_storage
 
 Submit = Callable[..., str]
 
@@ -209,3 +212,26 @@ def test_sweep_restarts_only_jobs_whose_runner_went_quiet(
     prepare_job(store, recorder, prepared_quiet, OPTIONS)
     assert recorder.calls == [(RUN_SLICE, prepared_quiet, "cuda")]
     assert len(_study(store, prepared_quiet).get_trials(states=(TrialState.WAITING,))) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_sweep_fails_the_vanished_runners_trial_and_queues_its_retry(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit, clock: Clock
+) -> None:
+    options = replace(OPTIONS, trial_heartbeat_s=1, trial_grace_s=2)
+    job_id = submit(tiny())
+    prepare_job(store, recorder, job_id, options)
+    # A runner took a trial, beat once, and died.
+    storage = study_storage(store.storage_url, options)
+    study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
+    dead = study.ask()
+    storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
+    time.sleep(3)
+    clock.now += options.stale_after_s + 1
+
+    assert sweep(store, recorder, options) == [job_id]
+
+    trials = _study(store, job_id).get_trials()
+    assert trials[dead.number].state == TrialState.FAIL
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(retry) == 1 and retry[0].state == TrialState.WAITING
