@@ -1,0 +1,21 @@
+"""The REST API: routers per resource, dependencies, schemas and the one error handler.
+
+``api_router`` holds everything under ``/v1``; health and metrics sit at the root.
+"""
+
+from fastapi import APIRouter
+
+from service.api import artifacts, health, jobs, metrics
+from service.api.errors import install_error_handler
+
+__all__ = ["API_PREFIX", "api_router", "install_error_handler", "root_router"]
+
+API_PREFIX = "/v1"
+
+api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(artifacts.router)
+api_router.include_router(jobs.router)
+
+root_router = APIRouter()
+root_router.include_router(health.router)
+root_router.include_router(metrics.router)

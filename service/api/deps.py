@@ -1,0 +1,103 @@
+"""Dependencies the routes declare: settings, a database session, the caller, the stores.
+
+Everything comes from ``app.state``, set up by :func:`service.app.create_app` and its
+lifespan, so each app (and each test) carries its own settings, database and dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
+from sqlalchemy.orm import Session
+
+from service.artifacts import ArtifactStore
+from service.auth import authenticate
+from service.db import Database
+from service.exceptions import AuthError
+from service.settings import Settings
+from workers import Dispatcher
+
+__all__ = [
+    "LOCAL_OWNER",
+    "ArtifactsDep",
+    "DatabaseDep",
+    "DispatcherDep",
+    "OwnerDep",
+    "RegistryDep",
+    "SessionDep",
+    "SettingsDep",
+    "get_artifacts",
+    "get_database",
+    "get_dispatcher",
+    "get_owner",
+    "get_registry",
+    "get_session",
+    "get_settings",
+]
+
+LOCAL_OWNER = "local"  # the owner of everything while auth is off (embedded, loopback)
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key from `prunesearch keys create --owner NAME`.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def get_database(request: Request) -> Database:
+    return cast(Database, request.app.state.database)
+
+
+def get_artifacts(request: Request) -> ArtifactStore:
+    return cast(ArtifactStore, request.app.state.artifacts)
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    return cast(Dispatcher, request.app.state.dispatcher)
+
+
+def get_registry(request: Request) -> CollectorRegistry:
+    return cast(CollectorRegistry, request.app.state.registry)
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_session(database: DatabaseDep) -> Iterator[Session]:
+    """A session for the request; writes commit explicitly, the rest is rolled back."""
+    with database.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+RegistryDep = Annotated[CollectorRegistry, Depends(get_registry)]
+
+
+def get_owner(
+    settings: SettingsDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The caller: the owner of the bearer token, or ``local`` while auth is off.
+
+    Raises:
+        AuthError: no bearer token, or one that is unknown or revoked (401).
+    """
+    if not settings.auth:
+        return LOCAL_OWNER
+    if credentials is None or not credentials.credentials:
+        raise AuthError("missing API key: send the header 'Authorization: Bearer <key>'")
+    return authenticate(session, credentials.credentials)
+
+
+OwnerDep = Annotated[str, Depends(get_owner)]

@@ -1,0 +1,193 @@
+"""/v1/jobs: submit, list, read, cancel; a job's leaderboard, best candidate and model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi.responses import FileResponse, StreamingResponse
+
+from service.api.deps import ArtifactsDep, DispatcherDep, OwnerDep, SessionDep, SettingsDep
+from service.api.schemas import (
+    BestOut,
+    CandidateOut,
+    ErrorOut,
+    JobOut,
+    JobSummaryOut,
+    LeaderboardOut,
+    Page,
+)
+from service.exceptions import Conflict, NotFound
+from service.jobs import (
+    Format,
+    LeaderboardQuery,
+    SortKey,
+    available_formats,
+    baselines,
+    best_candidate,
+    enqueue_job,
+    leaderboard_page,
+    list_jobs,
+    open_best_model,
+    submit_job,
+)
+from service.models import CandidateKind, Job, JobStatus, get_owned, request_cancel
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_EXAMPLE_SPEC = {
+    "name": "digits-mlp",
+    "model": {"zoo": "mlp", "kwargs": {"hidden": [64, 32]}, "pretrain_epochs": 3},
+    "data": {"source": "digits"},
+    "budget": {"max_macs": 0.5, "latency": {"device": "cpu"}},
+    "search": {"n_trials": 12, "parallelism": 1, "sampler": "tpe"},
+    "finetune": {"proxy_epochs": 1, "final_epochs": 3, "finalists": 2},
+}
+SpecBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="a job spec (see DESIGN.md); unknown fields are refused",
+        openapi_examples={"digits": {"summary": "an MLP on digits", "value": _EXAMPLE_SPEC}},
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="repeat a POST with the same key to get the first job back, not a second",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={200: {"model": JobOut, "description": "replay of an earlier key"}, **_ERRORS},
+    summary="Validate a job spec and queue the job",
+)
+def create_job(
+    spec: SpecBody,
+    response: Response,
+    owner: OwnerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    artifacts: ArtifactsDep,
+    dispatcher: DispatcherDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    """202 with the new job; 200 with the first job for a repeated Idempotency-Key."""
+    submission = submit_job(
+        session, owner, spec, idempotency_key, settings=settings, artifacts=artifacts
+    )
+    if submission.created:
+        enqueue_job(session, dispatcher, submission.job)
+    else:
+        response.status_code = status.HTTP_200_OK
+    return JobOut.of(submission.job)
+
+
+@router.get("", response_model=Page[JobSummaryOut])
+def get_jobs(
+    owner: OwnerDep,
+    session: SessionDep,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[JobSummaryOut]:
+    """Your jobs, newest first."""
+    jobs, total = list_jobs(session, owner, status=job_status, limit=limit, offset=offset)
+    items = [JobSummaryOut.of(job) for job in jobs]
+    return Page[JobSummaryOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=JobOut, responses=_ERRORS)
+def get_job(job_id: str, owner: OwnerDep, session: SessionDep) -> JobOut:
+    """Status, progress, timings, error, reference figures, result summary and events."""
+    return JobOut.of(get_owned(session, Job, job_id, owner))
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={409: {"model": ErrorOut}, **_ERRORS},
+)
+def cancel_job(job_id: str, owner: OwnerDep, session: SessionDep) -> JobOut:
+    """Cancel: a queued job at once; a running one stops at its next epoch (what finished
+    is kept). A job already over answers 409."""
+    job = get_owned(session, Job, job_id, owner)
+    if job.status.is_final:
+        raise Conflict(f"job {job.id} is already {job.status.value}: nothing to cancel")
+    request_cancel(session, job, "cancelled on request")
+    session.commit()
+    return JobOut.of(job)
+
+
+@router.get("/{job_id}/leaderboard", response_model=LeaderboardOut, responses=_ERRORS)
+def get_leaderboard(
+    job_id: str,
+    owner: OwnerDep,
+    session: SessionDep,
+    feasible: bool | None = None,
+    kind: CandidateKind | None = None,
+    pareto: bool | None = None,
+    sort: SortKey = "rank",
+    order: Literal["asc", "desc"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> LeaderboardOut:
+    """Candidates best first (feasible and complete first, final accuracy where present
+    else proxy score), or sorted by ``sort``; filtered, paged, with the total."""
+    job = get_owned(session, Job, job_id, owner)
+    query = LeaderboardQuery(feasible, kind, pareto, sort, order, limit, offset)
+    rows, total = leaderboard_page(session, job.id, query)
+    return LeaderboardOut(
+        items=[CandidateOut.model_validate(row) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        job_id=job.id,
+        job_status=job.status,
+        sort=sort,
+        order=order or ("desc" if sort == "score" else "asc"),
+    )
+
+
+@router.get("/{job_id}/best", response_model=BestOut, responses=_ERRORS)
+def get_best(job_id: str, owner: OwnerDep, session: SessionDep, artifacts: ArtifactsDep) -> BestOut:
+    """The best candidate: final once the job succeeded, else the best so far."""
+    job = get_owned(session, Job, job_id, owner)
+    best, final = best_candidate(session, job)
+    if best is None:
+        raise NotFound(f"job {job.id} has no feasible candidate yet (it is {job.status.value})")
+    candidate = CandidateOut.model_validate(best)
+    formats = available_formats(job, artifacts)
+    return BestOut.of(job, candidate, final, baselines(session, job.id), formats)
+
+
+@router.get(
+    "/{job_id}/best/model",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}, "application/octet-stream": {}}},
+        **_ERRORS,
+    },
+    summary="Download the best model: the bundle (zip), model.onnx or model.safetensors",
+)
+def get_best_model(
+    job_id: str,
+    owner: OwnerDep,
+    session: SessionDep,
+    artifacts: ArtifactsDep,
+    fmt: Annotated[Format, Query(alias="format")] = "bundle",
+) -> Response:
+    """404 with the reason while the job has no best model, or its bundle lacks the format."""
+    job = get_owned(session, Job, job_id, owner)
+    model = open_best_model(job, artifacts, fmt)
+    if model.member is None:
+        return FileResponse(model.path, media_type=model.media_type, filename=model.filename)
+    headers = {"Content-Disposition": f'attachment; filename="{model.filename}"'}
+    return StreamingResponse(model.chunks(), media_type=model.media_type, headers=headers)

@@ -1,0 +1,263 @@
+"""Request and response models of the REST API (what /docs shows)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from service.models import (
+    ArtifactKind,
+    Candidate,
+    CandidateKind,
+    DeviceKind,
+    Job,
+    JobEvent,
+    JobStatus,
+    utcnow,
+)
+
+__all__ = [
+    "ArtifactOut",
+    "BestOut",
+    "CandidateOut",
+    "ErrorOut",
+    "EventOut",
+    "HealthOut",
+    "JobOut",
+    "JobSummaryOut",
+    "LeaderboardOut",
+    "Page",
+    "ProgressOut",
+    "ReadyOut",
+    "TimingsOut",
+]
+
+T = TypeVar("T")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: what went wrong, and the request field at fault when there is one."""
+
+    detail: str
+    field: str | None = None
+    smallest: float | None = Field(
+        default=None, description="for an unreachable budget: the smallest achievable figure"
+    )
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description="each dependency: 'ok' or what is wrong")
+
+
+class ArtifactOut(_Out):
+    id: str
+    kind: ArtifactKind
+    filename: str = Field(description="the uploaded file's name, for display only")
+    sha256: str
+    size: int = Field(description="bytes")
+    created_at: datetime
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="how many match the filters, over all pages")
+    limit: int
+    offset: int
+
+
+class ProgressOut(BaseModel):
+    trials_done: int
+    trials_failed: int
+    trials_planned: int
+    fraction: float = Field(description="trials done of planned, 0 to 1")
+    best_score: float | None = Field(description="best feasible score so far")
+    eta_s: float | None = Field(description="seconds left for the trials, at the rate so far")
+
+    @classmethod
+    def of(cls, job: Job, now: datetime) -> ProgressOut:
+        planned = max(job.trials_planned, 1)
+        done = min(job.trials_done, planned)
+        eta = None
+        if job.status is JobStatus.RUNNING and job.started_at is not None and 0 < done < planned:
+            elapsed = (now - job.started_at).total_seconds()
+            eta = max(elapsed / done * (planned - done), 0.0)
+        return cls(
+            trials_done=job.trials_done,
+            trials_failed=job.trials_failed,
+            trials_planned=job.trials_planned,
+            fraction=done / planned,
+            best_score=job.best_score,
+            eta_s=eta,
+        )
+
+
+class TimingsOut(BaseModel):
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    run_s: float | None = Field(description="seconds from start to finish (or to now)")
+
+    @classmethod
+    def of(cls, job: Job, now: datetime) -> TimingsOut:
+        end = job.finished_at or now
+        run = None if job.started_at is None else (end - job.started_at).total_seconds()
+        return cls(
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            updated_at=job.updated_at,
+            run_s=run,
+        )
+
+
+class EventOut(_Out):
+    at: datetime
+    from_status: JobStatus | None
+    to_status: JobStatus
+    message: str | None
+
+
+class JobSummaryOut(BaseModel):
+    id: str
+    name: str
+    status: JobStatus
+    device_kind: DeviceKind
+    cancel_requested: bool
+    progress: ProgressOut
+    timings: TimingsOut
+    error: str | None = Field(description="why the job failed, in words a user can act on")
+
+    @classmethod
+    def of(cls, job: Job) -> JobSummaryOut:
+        return cls(**_summary_fields(job, utcnow()))
+
+
+class JobOut(JobSummaryOut):
+    study_name: str
+    spec: dict[str, Any] = Field(description="the job spec, with every default filled in")
+    reference: dict[str, Any] | None = Field(description="figures of the unpruned model")
+    result: dict[str, Any] | None = Field(description="summary: best, gains, limits")
+    best_model_available: bool
+    events: list[EventOut]
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            **_summary_fields(job, utcnow()),
+            study_name=job.study_name,
+            spec=job.spec,
+            reference=job.reference,
+            result=job.result,
+            best_model_available=job.best_artifact_id is not None,
+            events=[EventOut.model_validate(event) for event in _events(job)],
+        )
+
+
+def _summary_fields(job: Job, now: datetime) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "status": job.status,
+        "device_kind": job.device_kind,
+        "cancel_requested": job.cancel_requested,
+        "progress": ProgressOut.of(job, now),
+        "timings": TimingsOut.of(job, now),
+        "error": job.error,
+    }
+
+
+def _events(job: Job) -> list[JobEvent]:
+    return sorted(job.events, key=lambda event: (event.at, event.id or 0))
+
+
+class CandidateOut(_Out):
+    number: int
+    kind: CandidateKind
+    state: str
+    criterion: str | None = None
+    ratios: dict[str, float] = Field(
+        default_factory=dict, description="fraction of channels removed per layer"
+    )
+    params: int | None = None
+    macs: int | None = None
+    latency_ms: float | None = None
+    proxy_score: float | None = None
+    accuracy: float | None = Field(default=None, description="validation, after the final tune")
+    test_accuracy: float | None = None
+    feasible: bool = False
+    pareto: bool = False
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    @computed_field(description="accuracy where there is one, else the proxy score")  # type: ignore[prop-decorator]
+    @property
+    def score(self) -> float | None:
+        return self.accuracy if self.accuracy is not None else self.proxy_score
+
+
+class LeaderboardOut(Page[CandidateOut]):
+    job_id: str
+    job_status: JobStatus
+    sort: str
+    order: Literal["asc", "desc"]
+
+
+class BestOut(BaseModel):
+    job_id: str
+    job_status: JobStatus
+    final: bool = Field(description="false: the best so far by proxy score, job still going")
+    candidate: CandidateOut
+    reference: dict[str, Any] | None
+    params_ratio: float | None = Field(description="params of the best over the unpruned's")
+    macs_ratio: float | None = Field(description="MACs of the best over the unpruned's")
+    gain_over_uniform: float | None = Field(description="accuracy minus the uniform baseline's")
+    gain_over_global: float | None = Field(description="accuracy minus the global baseline's")
+    baselines: dict[str, CandidateOut | None]
+    formats: list[str] = Field(description="formats /best/model can send (none until final)")
+
+    @classmethod
+    def of(
+        cls,
+        job: Job,
+        best: CandidateOut,
+        final: bool,
+        baselines: Mapping[str, Candidate | None],
+        formats: list[str],
+    ) -> BestOut:
+        result = job.result or {}
+        reference = job.reference or result.get("reference")
+        return cls(
+            job_id=job.id,
+            job_status=job.status,
+            final=final,
+            candidate=best,
+            reference=reference,
+            params_ratio=_ratio(best.params, reference, "params"),
+            macs_ratio=_ratio(best.macs, reference, "macs"),
+            gain_over_uniform=result.get("gain_over_uniform"),
+            gain_over_global=result.get("gain_over_global"),
+            baselines={
+                kind: None if row is None else CandidateOut.model_validate(row)
+                for kind, row in baselines.items()
+            },
+            formats=formats,
+        )
+
+
+def _ratio(value: int | None, reference: Mapping[str, Any] | None, key: str) -> float | None:
+    total = (reference or {}).get(key)
+    if value is None or not total:
+        return None
+    return float(value) / float(total)

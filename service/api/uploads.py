@@ -1,0 +1,220 @@
+"""Uploads: a multipart body streamed into the artifact store as it arrives.
+
+FastAPI's ``UploadFile`` spools the whole body to a temporary file before the route runs,
+so a size limit could only be checked afterwards. Here the body is parsed chunk by chunk:
+the ``file`` part goes straight into an :class:`ArtifactWriter` (hashed as it is written,
+refused the moment it passes the limit), then is fsynced and renamed; only then is the
+file checked and its row committed. Anything that fails deletes what was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from service.api.errors import FieldError
+from service.artifacts import (
+    ArtifactStore,
+    ArtifactWriter,
+    StoredFile,
+    check_data,
+    check_weights,
+    sanitize_filename,
+)
+from service.exceptions import ArtifactError, UploadTooLarge
+from service.models import Artifact, ArtifactKind
+from service.settings import Settings
+
+__all__ = ["UPLOAD_KINDS", "ReceivedFile", "receive_upload", "register_upload"]
+
+UPLOAD_KINDS = (ArtifactKind.WEIGHTS, ArtifactKind.DATA)
+_FIELDS = ("file", "kind")
+_MAX_FIELD_BYTES = 1024
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the small form fields
+
+
+@dataclass
+class ReceivedFile:
+    """The uploaded file, now in the store, and the form's other fields."""
+
+    stored: StoredFile
+    filename: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int) -> ReceivedFile:
+    """Stream ``request``'s multipart body into ``store``.
+
+    Raises:
+        UploadTooLarge: the file (or the declared body) exceeds ``max_bytes``.
+        FieldError: not multipart, no ``file`` part, an unknown or oversized field.
+        ArtifactError: a path-like or otherwise unusable file name.
+    """
+    boundary = _boundary(request.headers.get("content-type", ""))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + _MULTIPART_OVERHEAD:
+        raise UploadTooLarge(
+            f"upload of {int(declared)} bytes exceeds the size limit of "
+            f"{max_bytes / 2**20:g} MiB; nothing was stored"
+        )
+    receiver = _Receiver(store, max_bytes)
+    parser = MultipartParser(boundary, receiver.callbacks())
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await run_in_threadpool(parser.write, chunk)
+        parser.finalize()
+        return receiver.result()
+    except BaseException:
+        receiver.abort()
+        raise
+
+
+def register_upload(
+    session: Session, store: ArtifactStore, settings: Settings, owner: str, upload: ReceivedFile
+) -> Artifact:
+    """Check the stored file for its ``kind`` and commit its row; on any error, delete it.
+
+    Raises:
+        FieldError: a missing or unknown ``kind``.
+        ArtifactError: the file is corrupt, pickled code, or not the kind it claims.
+    """
+    try:
+        kind = _kind(upload.fields.get("kind"))
+        _check(store.path(upload.stored.id), kind, upload.filename, settings.allow_pickle)
+        artifact = Artifact(
+            id=upload.stored.id,
+            owner=owner,
+            kind=kind,
+            filename=upload.filename,
+            sha256=upload.stored.sha256,
+            size=upload.stored.size,
+            path=upload.stored.relpath,
+        )
+        session.add(artifact)
+        session.commit()
+        return artifact
+    except BaseException:
+        session.rollback()
+        store.delete(upload.stored.id)
+        raise
+
+
+def _check(path: Path, kind: ArtifactKind, filename: str, allow_pickle: bool) -> None:
+    try:
+        if kind is ArtifactKind.WEIGHTS:
+            check_weights(path, allow_pickle, name=filename)
+        else:
+            check_data(path, name=filename)
+    except ArtifactError as exc:
+        if filename in str(exc):
+            raise
+        raise ArtifactError(f"{filename}: {exc}") from exc  # say which file it was
+
+
+def _kind(value: str | None) -> ArtifactKind:
+    choices = ", ".join(kind.value for kind in UPLOAD_KINDS)
+    if value is None:
+        raise FieldError(f"kind: missing form field (one of {choices})", field="kind")
+    try:
+        kind = ArtifactKind(value.strip())
+    except ValueError:
+        kind = None
+    if kind not in UPLOAD_KINDS:
+        raise FieldError(f"kind: {value!r} is not one of {choices}", field="kind")
+    assert kind is not None
+    return kind
+
+
+def _boundary(content_type: str) -> bytes:
+    media, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if media != b"multipart/form-data" or not boundary:
+        raise FieldError(
+            "send multipart/form-data with a 'file' part and a 'kind' field", field="file"
+        )
+    return boundary
+
+
+class _Receiver:
+    """The parser's callbacks: the ``file`` part into a writer, small fields into memory."""
+
+    def __init__(self, store: ArtifactStore, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+        self._writer: ArtifactWriter | None = None
+        self._stored: StoredFile | None = None
+        self._filename: str | None = None
+        self._fields: dict[str, str] = {}
+        self._header = (bytearray(), bytearray())
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._value = bytearray()
+
+    def callbacks(self) -> Any:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda data, start, end: self._header[0].extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._header[1].extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def result(self) -> ReceivedFile:
+        if self._stored is None or self._filename is None:
+            raise FieldError("file: missing the file part", field="file")
+        return ReceivedFile(self._stored, self._filename, dict(self._fields))
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+        if self._stored is not None:
+            self._store.delete(self._stored.id)
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._name = None
+        self._value = bytearray()
+
+    def _header_end(self) -> None:
+        name, value = self._header
+        self._headers[bytes(name).lower()] = bytes(value)
+        name.clear()
+        value.clear()
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name not in _FIELDS or name in self._fields or (name == "file" and self._stored):
+            raise FieldError(f"{name}: unknown or repeated form field", field=name or "file")
+        self._name = name
+        if name != "file":
+            return
+        if b"filename" not in options:
+            raise FieldError("file: send the file as a file part (with a filename)", field="file")
+        self._filename = sanitize_filename(options[b"filename"].decode("utf-8", "replace"))
+        self._writer = self._store.writer(max_bytes=self._max_bytes)
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writer is not None:
+            self._writer.write(data[start:end])
+            return
+        self._value.extend(data[start:end])
+        if len(self._value) > _MAX_FIELD_BYTES:
+            name = self._name or "kind"
+            raise FieldError(f"{name}: longer than {_MAX_FIELD_BYTES} bytes", field=name)
+
+    def _part_end(self) -> None:
+        if self._writer is not None:
+            self._stored = self._writer.commit()
+            self._writer = None
+        elif self._name is not None:
+            self._fields[self._name] = self._value.decode("utf-8", "replace")

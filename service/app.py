@@ -1,0 +1,112 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; its lifespan wires execution.
+
+>>> app = create_app()                      # settings from PRUNESEARCH_* variables
+>>> uvicorn.run(app, host=settings.host, port=settings.port)
+
+At startup the lifespan opens the database and the artifact store and picks the
+dispatcher: no broker configured means embedded (the worker task functions run in a
+thread pool in this process, against the same database); a broker means Celery workers.
+Migrations are not run here: ``prunesearch migrate`` (or the compose file's api service)
+does that before the server starts, and /readyz reports a schema that is behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from service.api import api_router, install_error_handler, root_router
+from service.api.metrics import make_registry
+from service.artifacts import ArtifactStore
+from service.db import Database
+from service.jobs import make_dispatcher
+from service.settings import Settings, get_settings, is_loopback
+from workers import Dispatcher
+
+__all__ = ["InsecureSettings", "check_exposure", "create_app"]
+
+log = logging.getLogger(__name__)
+
+_DESCRIPTION = (
+    "Searches per-layer pruning policies for a PyTorch model within a budget (parameters, "
+    "MACs, latency): upload weights and data, submit a job spec, follow its leaderboard, "
+    "download the best pruned model. Authenticate with `Authorization: Bearer <API key>`."
+)
+
+
+class InsecureSettings(RuntimeError):  # noqa: N818 (reads as the refusal it is)
+    """Settings that would expose an unauthenticated service; the app refuses to start."""
+
+
+def create_app(
+    settings: Settings | None = None, *, dispatcher: Dispatcher | None = None
+) -> FastAPI:
+    """The API for ``settings`` (default: :func:`get_settings`).
+
+    ``dispatcher`` replaces the one the settings call for (tests record what is queued).
+
+    Raises:
+        InsecureSettings: auth is off but the server is not an embedded, loopback-bound run.
+    """
+    settings = settings or get_settings()
+    check_exposure(settings)
+    app = FastAPI(
+        title="prunesearch",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.dispatcher_override = dispatcher
+    install_error_handler(app)
+    app.include_router(root_router)
+    app.include_router(api_router)
+    return app
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse auth off anywhere but an embedded run bound to loopback.
+
+    :class:`Settings` checks this too, but settings can be copied without validation
+    (``model_copy(update=...)``): the app checks again, as the last line.
+    """
+    if settings.auth:
+        return
+    if settings.broker_url is not None or not is_loopback(settings.host):
+        raise InsecureSettings(
+            "refusing to start with auth off: that is allowed only for an embedded run "
+            "(PRUNESEARCH_BROKER_URL unset) bound to loopback (PRUNESEARCH_HOST=127.0.0.1); "
+            f"got host={settings.host!r}, broker {'set' if settings.broker_url else 'unset'}. "
+            "Turn auth on (PRUNESEARCH_AUTH=true) and create keys with `prunesearch keys create`"
+        )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database = Database(settings.database_url)
+    artifacts = ArtifactStore(settings.artifact_dir)
+    app.state.database = database
+    app.state.artifacts = artifacts
+    app.state.registry = make_registry(database)
+    close: Callable[[], None] = _nothing
+    override: Dispatcher | None = app.state.dispatcher_override
+    if override is None:
+        app.state.dispatcher, close = make_dispatcher(settings, database, artifacts)
+    else:
+        app.state.dispatcher = override
+    mode = "embedded" if settings.embedded else "celery"
+    log.info("prunesearch API up: %s execution, auth %s", mode, "on" if settings.auth else "off")
+    try:
+        yield
+    finally:
+        await run_in_threadpool(close)
+        database.dispose()
+
+
+def _nothing() -> None:
+    return None

@@ -1,0 +1,52 @@
+"""Jobs as the service runs them: submission, the workers' store, leaderboards, downloads.
+
+>>> submission = submit_job(session, "alice", spec_data, "key-1", settings=s, artifacts=a)
+>>> store = SqlJobStore(database, artifacts)          # what the workers persist through
+>>> dispatcher, close = make_dispatcher(settings, database, artifacts)
+"""
+
+from service.jobs._downloads import (
+    BUNDLE_MEMBERS,
+    FORMATS,
+    BestModel,
+    Format,
+    available_formats,
+    open_best_model,
+)
+from service.jobs._leaderboard import (
+    SORT_KEYS,
+    LeaderboardQuery,
+    SortKey,
+    baselines,
+    best_candidate,
+    leaderboard_page,
+    list_jobs,
+)
+from service.jobs._store import SqlJobStore
+from service.jobs._submit import QueueUnavailable, Submission, enqueue_job, study_name, submit_job
+from service.jobs._wiring import make_dispatcher, make_store, worker_options
+
+__all__ = [
+    "BUNDLE_MEMBERS",
+    "FORMATS",
+    "SORT_KEYS",
+    "BestModel",
+    "Format",
+    "LeaderboardQuery",
+    "QueueUnavailable",
+    "SqlJobStore",
+    "SortKey",
+    "Submission",
+    "available_formats",
+    "baselines",
+    "best_candidate",
+    "leaderboard_page",
+    "list_jobs",
+    "make_dispatcher",
+    "make_store",
+    "open_best_model",
+    "enqueue_job",
+    "study_name",
+    "submit_job",
+    "worker_options",
+]

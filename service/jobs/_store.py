@@ -1,0 +1,315 @@
+"""``SqlJobStore``: the workers' :class:`workers.JobStore` over our tables and artifact store.
+
+Every method is one transaction of its own (retried on transient database errors), and
+every status change goes through :func:`service.models.transition`, a compare-and-set
+UPDATE: of two workers racing for the same change, exactly one wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import zipfile
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.artifacts import ArtifactStore
+from service.db import Database, with_retry
+from service.exceptions import Conflict, InvalidTransition, NotFound
+from service.jobs._downloads import safe_stem
+from service.models import (
+    Artifact,
+    ArtifactKind,
+    Candidate,
+    Job,
+    JobStatus,
+    transition,
+    utcnow,
+)
+from workers import JobStore, JobTicket
+
+__all__ = ["SqlJobStore"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_S = JobStatus
+_NOT_FINAL = (_S.QUEUED, _S.RUNNING, _S.FINALIZING)
+# Candidate fields the table stores, with the value a dict without them gets (a full
+# search.Candidate.to_dict() has them all; extra keys are ignored).
+_CANDIDATE_DEFAULTS: dict[str, Any] = {
+    "kind": "search",
+    "state": "complete",
+    "criterion": None,
+    "ratios": {},
+    "params": None,
+    "macs": None,
+    "latency_ms": None,
+    "proxy_score": None,
+    "accuracy": None,
+    "test_accuracy": None,
+    "feasible": False,
+    "pareto": False,
+    "timings": {},
+}
+_UPSERT_BATCH = 500
+_MAX_BUNDLE_BYTES = 1 << 40  # our own output: no upload limit applies
+
+
+class SqlJobStore(JobStore):
+    """Jobs in the service's database; files (references, bundles) in ``artifacts``.
+
+    ``storage_url`` is where the jobs' Optuna studies live: by default the service's own
+    database (Optuna's tables and ours do not clash).
+    """
+
+    def __init__(
+        self, database: Database, artifacts: ArtifactStore, storage_url: str | None = None
+    ) -> None:
+        self.database = database
+        self.artifacts = artifacts
+        self._storage_url = storage_url or database.engine.url.render_as_string(hide_password=False)
+
+    @property
+    def storage_url(self) -> str:
+        return self._storage_url
+
+    def load(self, job_id: str) -> JobTicket:
+        return self._tx(lambda session: _ticket(_job(session, job_id)))
+
+    def start(self, job_id: str) -> bool:
+        def work(session: Session) -> bool:
+            job = _job(session, job_id)
+            if job.status is _S.QUEUED and _move(session, job, _S.RUNNING, "started", (_S.QUEUED,)):
+                job.runner_heartbeat_at = utcnow()
+            return job.status is _S.RUNNING
+
+        return self._tx(work)
+
+    def begin_finalizing(self, job_id: str) -> bool:
+        return self._change(job_id, _S.FINALIZING, "finalizing", (_S.RUNNING,))
+
+    def succeed(self, job_id: str, result: Mapping[str, Any], best_artifact: str | None) -> None:
+        def work(session: Session) -> None:
+            job = _job(session, job_id)
+            if _move(session, job, _S.SUCCEEDED, "succeeded", (_S.FINALIZING,)):
+                job.result = json_safe(dict(result))
+                job.best_artifact_id = best_artifact
+            else:
+                log.warning("job %s not marked succeeded: it is %s", job_id, job.status.value)
+
+        self._tx(work)
+
+    def fail(self, job_id: str, message: str) -> None:
+        self._change(job_id, _S.FAILED, message, _NOT_FINAL)
+
+    def mark_cancelled(self, job_id: str) -> None:
+        self._change(job_id, _S.CANCELLED, "cancelled on request", _NOT_FINAL)
+
+    def requeue(self, job_id: str, message: str) -> None:
+        self._change(job_id, _S.QUEUED, message, (_S.RUNNING,))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self._tx(lambda session: _job(session, job_id).cancel_requested)
+
+    def record_reference(self, job_id: str, reference: Mapping[str, Any]) -> None:
+        self._update(job_id, reference=json_safe(dict(reference)))
+
+    def record_progress(
+        self,
+        job_id: str,
+        *,
+        trials_done: int,
+        trials_failed: int,
+        best_score: float | None,
+        eta_s: float | None,
+    ) -> None:
+        # eta_s is not stored (no column): the API derives the ETA from the trial rate.
+        self._update(
+            job_id,
+            trials_done=trials_done,
+            trials_failed=trials_failed,
+            best_score=_finite(best_score),
+            runner_heartbeat_at=utcnow(),
+        )
+
+    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert whole candidates: a field a dict lacks is stored as its default."""
+        rows = list({c["number"]: _candidate_row(job_id, c) for c in candidates}.values())
+        if not rows:
+            return
+
+        def work(session: Session) -> None:
+            _job(session, job_id)
+            # In batches: SQLite caps the bound parameters of one statement.
+            for start in range(0, len(rows), _UPSERT_BATCH):
+                session.execute(_upsert(session, rows[start : start + _UPSERT_BATCH]))
+
+        self._tx(work)
+
+    def artifact_path(self, owner: str, artifact_id: str) -> Path:
+        def work(session: Session) -> Path:
+            artifact = session.get(Artifact, artifact_id)
+            if artifact is None or artifact.owner != owner:
+                raise KeyError(artifact_id)
+            try:
+                return self.artifacts.path(artifact.id)
+            except NotFound as exc:
+                raise KeyError(artifact_id) from exc
+
+        return self._tx(work)
+
+    def reference_path(self, job_id: str) -> Path:
+        self._tx(lambda session: _job(session, job_id))
+        return self.artifacts.root / "references" / f"{job_id}.safetensors"
+
+    def store_bundle(self, job_id: str, folder: Path) -> str:
+        """Zip ``folder`` into the artifact store (atomically), then commit its row."""
+        job = self._tx(lambda session: _job(session, job_id))
+        with tempfile.TemporaryFile() as archive:
+            zip_folder(folder, archive)
+            archive.seek(0)
+            stored = self.artifacts.save_stream(archive, max_bytes=_MAX_BUNDLE_BYTES)
+        artifact = Artifact(
+            id=stored.id,
+            owner=job.owner,
+            kind=ArtifactKind.BUNDLE,
+            filename=bundle_filename(job.name),
+            sha256=stored.sha256,
+            size=stored.size,
+            path=stored.relpath,
+        )
+        try:
+            self._tx(lambda session: session.add(artifact))
+        except BaseException:
+            self.artifacts.delete(stored.id)
+            raise
+        return stored.id
+
+    def stale_jobs(self, older_than_s: float) -> list[str]:
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        seen = func.coalesce(Job.runner_heartbeat_at, Job.started_at, Job.updated_at)
+        statement = select(Job.id).where(Job.status == _S.RUNNING, seen < cutoff)
+        return self._tx(lambda session: list(session.scalars(statement)))
+
+    # -- internals --
+
+    def _tx(self, work: Callable[[Session], T]) -> T:
+        def attempt() -> T:
+            with self.database.session() as session:
+                return work(session)
+
+        return with_retry(attempt)
+
+    def _change(
+        self, job_id: str, target: JobStatus, message: str, sources: Collection[JobStatus]
+    ) -> bool:
+        return self._tx(
+            lambda session: _move(session, _job(session, job_id), target, message, sources)
+        )
+
+    def _update(self, job_id: str, **values: Any) -> None:
+        def work(session: Session) -> None:
+            statement = update(Job).where(Job.id == job_id).values(**values)
+            if cast(CursorResult[Any], session.execute(statement)).rowcount == 0:
+                raise KeyError(job_id)
+
+        self._tx(work)
+
+
+def _job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise KeyError(job_id)
+    return job
+
+
+def _ticket(job: Job) -> JobTicket:
+    return JobTicket(
+        id=job.id,
+        owner=job.owner,
+        spec=dict(job.spec),
+        study_name=job.study_name,
+        status=job.status.value,
+        cancel_requested=job.cancel_requested,
+        device_kind=job.device_kind.value,
+    )
+
+
+def _move(
+    session: Session,
+    job: Job,
+    target: JobStatus,
+    message: str,
+    sources: Collection[JobStatus],
+    attempts: int = 3,
+) -> bool:
+    """``job`` -> ``target`` if it is in one of ``sources``; False (no change) otherwise.
+    A concurrent change refreshes the job and is looked at again."""
+    for _ in range(attempts):
+        if job.status not in sources:
+            return False
+        try:
+            transition(session, job, target, message)
+            return True
+        except InvalidTransition:
+            return False
+        except Conflict:
+            continue  # refreshed by transition(): decide again on the new status
+    return False
+
+
+def _candidate_row(job_id: str, candidate: Mapping[str, Any]) -> dict[str, Any]:
+    row = {
+        name: json_safe(candidate.get(name, default))
+        for name, default in _CANDIDATE_DEFAULTS.items()
+    }
+    row["ratios"] = row["ratios"] or {}
+    row["timings"] = row["timings"] or {}
+    return {**row, "job_id": job_id, "number": int(candidate["number"]), "updated_at": utcnow()}
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
+    """INSERT ... ON CONFLICT (job_id, number) DO UPDATE: race-free on both backends."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Candidate).values(rows)
+    changed = [key for key in rows[0] if key not in ("job_id", "number")]
+    return statement.on_conflict_do_update(
+        index_elements=["job_id", "number"],
+        set_={key: statement.excluded[key] for key in changed},
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: JSON (and JSONB) has no spelling for them."""
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def zip_folder(folder: Path, archive: Any) -> None:
+    """Write the files of ``folder`` (recursively, relative names) into ``archive``."""
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                bundle.write(path, path.relative_to(folder).as_posix())
+
+
+def bundle_filename(job_name: str) -> str:
+    return f"{safe_stem(job_name)}-best.zip"

@@ -1,0 +1,171 @@
+"""Job submission: validate a spec completely, store the job, then queue its first task.
+
+Nothing is stored unless every check passes: the spec's schema, the caller's artifacts,
+and :func:`search.validate` (the model builds, weights and data load, and the budget is
+reachable), so a job that is accepted does not fail later on its input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from search import SearchSpec, SpecError, default_study_name, validate
+from service.artifacts import ArtifactStore
+from service.exceptions import ServiceError
+from service.models import (
+    Artifact,
+    ArtifactKind,
+    DeviceKind,
+    Job,
+    JobStatus,
+    add_job,
+    find_idempotent_job,
+    transition,
+)
+from service.settings import Settings
+from workers import PREPARE, Dispatcher
+
+__all__ = ["QueueUnavailable", "Submission", "enqueue_job", "study_name", "submit_job"]
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_FIELD = "Idempotency-Key"
+_STUDY_NAME_LENGTH = 255  # the column's
+
+
+class QueueUnavailable(ServiceError):  # noqa: N818 (reads as the HTTP status)
+    """The job was stored but could not be queued (the broker is down); it is failed."""
+
+    status_code: ClassVar[int] = 503
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The job a submission stands for; ``created`` is False for an idempotent replay."""
+
+    job: Job
+    created: bool
+
+
+def submit_job(
+    session: Session,
+    owner: str,
+    spec_data: Any,
+    idempotency_key: str | None = None,
+    *,
+    settings: Settings,
+    artifacts: ArtifactStore,
+) -> Submission:
+    """Validate ``spec_data`` and commit a new queued job (with its first event), or find the
+    job ``owner`` submitted earlier with the same ``idempotency_key``.
+
+    Raises:
+        SpecError: naming the field at fault (BudgetError with the smallest figure); also
+            for a reused idempotency key whose spec differs from the first one's.
+    """
+    if idempotency_key is not None:
+        first = find_idempotent_job(session, owner, idempotency_key)
+        if first is not None:
+            return _replay(first, spec_data)
+    spec = SearchSpec.parse(spec_data)
+    resolve = _resolver(session, owner, artifacts, spec)
+    _validate(spec, resolve, settings.allowed_factories)
+    job = Job(
+        owner=owner,
+        name=spec.name,
+        spec=spec.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
+        device_kind=DeviceKind(spec.budget.latency.device),
+        trials_planned=spec.search.n_trials,
+    )
+    job.study_name = study_name(spec, job.id)
+    try:
+        add_job(session, job)
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer with its job.
+        session.rollback()
+        first = find_idempotent_job(session, owner, idempotency_key or "")
+        if first is None:
+            raise
+        return _replay(first, spec_data)
+    return Submission(job, created=True)
+
+
+def enqueue_job(session: Session, dispatcher: Dispatcher, job: Job) -> None:
+    """Queue ``job``'s ``prepare`` task on its device's queue. If that fails, the job is
+    failed with a message (rather than left queued with nothing to run it).
+
+    Raises:
+        QueueUnavailable: the dispatcher refused (a broker that cannot be reached).
+    """
+    try:
+        dispatcher.enqueue(PREPARE, job.id, queue=job.device_kind.value)
+    except Exception as exc:
+        log.exception("could not queue job %s", job.id)
+        message = f"could not queue the job ({type(exc).__name__}: {exc}); submit it again"
+        if job.status is JobStatus.QUEUED:
+            transition(session, job, JobStatus.FAILED, message)
+            session.commit()
+        raise QueueUnavailable(message) from exc
+
+
+def study_name(spec: SearchSpec, job_id: str) -> str:
+    """The job's Optuna study: the library's default name plus the job id, so two jobs
+    with the same spec never share (and resume) one study."""
+    suffix = f"-{job_id}"
+    return default_study_name(spec)[: _STUDY_NAME_LENGTH - len(suffix)] + suffix
+
+
+def _replay(first: Job, spec_data: Any) -> Submission:
+    spec = SearchSpec.parse(spec_data)
+    if spec.model_dump(mode="json") != first.spec:
+        raise SpecError(
+            f"this key was used for job {first.id} with a different spec; use a new key "
+            "for a new job",
+            field=IDEMPOTENCY_FIELD,
+        )
+    return Submission(first, created=False)
+
+
+def _resolver(
+    session: Session, owner: str, artifacts: ArtifactStore, spec: SearchSpec
+) -> Callable[[str], Path]:
+    """Check that the artifacts the spec names are the caller's, of the right kind; return
+    the resolver :func:`search.validate` reads them through."""
+    wanted = {"model.weights": (spec.model.weights, ArtifactKind.WEIGHTS)}
+    wanted["data.tensors"] = (spec.data.tensors, ArtifactKind.DATA)
+    for field, (artifact_id, kind) in wanted.items():
+        if artifact_id is None:
+            continue
+        artifact = session.get(Artifact, artifact_id)
+        if artifact is None or artifact.owner != owner:
+            raise SpecError(
+                f"no artifact {artifact_id!r} of yours: upload it with POST /v1/artifacts",
+                field=field,
+            )
+        if artifact.kind is not kind:
+            raise SpecError(
+                f"artifact {artifact_id!r} holds {artifact.kind.value}, not {kind.value}",
+                field=field,
+            )
+    return artifacts.path
+
+
+def _validate(
+    spec: SearchSpec, resolve: Callable[[str], Path], allowed_factories: list[str]
+) -> None:
+    try:
+        validate(spec, resolve=resolve, allowed_factories=allowed_factories)
+    except SpecError:
+        raise
+    except (RuntimeError, TypeError, ValueError) as exc:
+        # A factory or a model that breaks on the spec's kwargs or data: the spec's fault.
+        raise SpecError(f"the model cannot be built or run: {exc}", field="model") from exc

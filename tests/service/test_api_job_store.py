@@ -1,0 +1,158 @@
+"""``SqlJobStore``: the workers' JobStore contract over the service's tables (SQLite here;
+the PostgreSQL module runs the racing and upsert cases there too)."""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from service.artifacts import ArtifactStore
+from service.db import Database, migrate
+from service.jobs import SqlJobStore
+from service.models import Artifact, ArtifactKind, Candidate, Job, JobStatus
+from tests.service.factories import make_job
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlJobStore]:
+    root = tmp_path_factory.mktemp("job-store")
+    url = f"sqlite:///{root / 'db.sqlite'}"
+    migrate(url)
+    database = Database(url)
+    yield SqlJobStore(database, ArtifactStore(root / "store"))
+    database.dispose()
+
+
+def _job(store: SqlJobStore, status: JobStatus = JobStatus.QUEUED, owner: str = "alice") -> Job:
+    with store.database.session() as session:
+        return make_job(session, owner, status=status)
+
+
+def _status(store: SqlJobStore, job_id: str) -> tuple[str, list[str]]:
+    with store.database.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job.status.value, [event.to_status.value for event in job.events]
+
+
+def test_the_lifecycle_of_a_job(store: SqlJobStore) -> None:
+    job = _job(store)
+
+    assert store.load(job.id).status == "queued"
+    assert store.start(job.id) and store.start(job.id)  # a second slice joins
+    assert store.begin_finalizing(job.id)
+    assert not store.begin_finalizing(job.id)  # exactly one finalize
+    assert not store.start(job.id)
+    store.succeed(job.id, {"best": {"number": 1}, "score": math.nan}, None)
+    store.fail(job.id, "too late")  # a final job stays as it is
+
+    status, events = _status(store, job.id)
+    assert status == "succeeded"
+    assert events == ["queued", "running", "finalizing", "succeeded"]
+    with store.database.session() as session:
+        done = session.get(Job, job.id)
+        assert done is not None and done.result == {"best": {"number": 1}, "score": None}
+        assert done.finished_at is not None and done.error is None
+
+
+def test_fail_cancel_and_requeue(store: SqlJobStore) -> None:
+    failed, cancelled, requeued = (_job(store, JobStatus.RUNNING) for _ in range(3))
+
+    store.fail(failed.id, "out of memory: lower finetune.batch_size")
+    store.mark_cancelled(cancelled.id)
+    store.requeue(requeued.id, "runner vanished; restarted")
+
+    assert _status(store, failed.id)[0] == "failed"
+    assert _status(store, cancelled.id)[0] == "cancelled"
+    assert _status(store, requeued.id)[1][-1] == "queued"
+    assert store.start(requeued.id)
+    with store.database.session() as session:
+        row = session.get(Job, failed.id)
+        assert row is not None and row.error == "out of memory: lower finetune.batch_size"
+
+
+def test_racing_slices_finalize_once(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING)
+
+    with ThreadPoolExecutor(4) as pool:
+        won = list(pool.map(lambda _: store.begin_finalizing(job.id), range(4)))
+
+    assert sorted(won) == [False, False, False, True]
+    assert _status(store, job.id)[1].count("finalizing") == 1
+
+
+def test_cancel_flag_progress_and_staleness(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING)
+    with store.database.session() as session:
+        row = session.get(Job, job.id)
+        assert row is not None
+        row.cancel_requested = True
+
+    store.record_progress(job.id, trials_done=3, trials_failed=1, best_score=0.7, eta_s=12.0)
+
+    assert store.cancel_requested(job.id)
+    assert job.id in store.stale_jobs(0.0)
+    assert job.id not in store.stale_jobs(3600.0)
+    with store.database.session() as session:
+        row = session.get(Job, job.id)
+        assert row is not None
+        assert (row.trials_done, row.trials_failed, row.best_score) == (3, 1, 0.7)
+
+
+def test_candidates_are_upserted_by_number(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING)
+    first = {"number": 0, "kind": "uniform", "state": "complete", "ratios": {"a": 0.5}}
+    store.record_candidates(job.id, [first, {"number": 1, "kind": "search", "state": "running"}])
+
+    store.record_candidates(
+        job.id,
+        [
+            {**first, "accuracy": 0.9, "pareto": True, "future_field": 1},
+            {"number": 1, "kind": "search", "state": "complete", "proxy_score": math.inf},
+        ],
+    )
+
+    with store.database.session() as session:
+        rows = {c.number: c for c in session.query(Candidate).filter_by(job_id=job.id)}
+    assert set(rows) == {0, 1}
+    assert (rows[0].accuracy, rows[0].pareto, rows[0].ratios) == (0.9, True, {"a": 0.5})
+    assert (rows[1].state, rows[1].proxy_score) == ("complete", None)
+
+
+def test_artifacts_are_owner_scoped(store: SqlJobStore, tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "policy.json").write_text("{}")
+    job = _job(store, JobStatus.FINALIZING, owner="carol")
+
+    artifact_id = store.store_bundle(job.id, folder)
+
+    path = store.artifact_path("carol", artifact_id)
+    assert sorted(zipfile.ZipFile(path).namelist()) == ["model.safetensors", "policy.json"]
+    with store.database.session() as session:
+        row = session.get(Artifact, artifact_id)
+        assert row is not None and (row.kind, row.owner) == (ArtifactKind.BUNDLE, "carol")
+    with pytest.raises(KeyError):
+        store.artifact_path("mallory", artifact_id)
+    with pytest.raises(KeyError):
+        store.artifact_path("carol", "0" * 32)
+
+
+def test_unknown_jobs_raise_key_error(store: SqlJobStore) -> None:
+    job = _job(store)
+    assert store.reference_path(job.id).parent == store.artifacts.root / "references"
+    for call in (
+        lambda: store.load("missing"),
+        lambda: store.start("missing"),
+        lambda: store.reference_path("missing"),
+        lambda: store.record_reference("missing", {}),
+        lambda: store.record_candidates("missing", [{"number": 0, "kind": "search", "state": "x"}]),
+    ):
+        with pytest.raises(KeyError):
+            call()
