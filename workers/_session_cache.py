@@ -46,10 +46,9 @@ class JobCallback(SearchCallback):
 
     def on_trial_end(self, event: TrialEvent) -> None:
         self.store.record_candidates(self.job_id, [event.candidate.to_dict()])
-        failed = self.session.counts()[1] if self.session is not None else 0
         self.progress = {
             "trials_done": event.trials_done,
-            "trials_failed": failed,
+            "trials_failed": event.trials_failed,
             "best_score": event.best_score,
             "eta_s": event.eta_s,
         }

@@ -128,15 +128,20 @@ def finalize_job(
         return
     try:
         with sessions.lend(store, ticket, options) as run:
+            # One final fine-tune per task, like the trial slices: bounded work per message.
+            if run.session.run_finals(max_finals=1) > 0:
+                dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
+                return
             result = run.session.finalize()
     except SearchCancelled:
+        sessions.forget(job_id)
         store.mark_cancelled(job_id)
         return
     except JOB_ERRORS as exc:
+        sessions.forget(job_id)
         store.fail(job_id, str(exc))
         return
-    finally:
-        sessions.forget(job_id)  # the job is over whatever happened: free its memory
+    sessions.forget(job_id)  # the job is over: free its memory
     store.record_candidates(job_id, [c.to_dict() for c in result.leaderboard])
     if result.best is None:
         store.fail(job_id, _nothing_feasible(result))

@@ -15,6 +15,7 @@ class TrialEvent:
 
     candidate: Candidate
     trials_done: int
+    trials_failed: int
     trials_planned: int
     best_score: float | None
     elapsed_s: float

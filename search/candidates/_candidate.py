@@ -76,13 +76,15 @@ def leaderboard(study: optuna.Study, *, cost: str = MACS) -> list[Candidate]:
 
 
 def pareto_front(candidates: Sequence[Candidate], *, cost: str = MACS) -> set[int]:
-    """Numbers of feasible candidates no other beats on both score (higher) and ``cost``."""
+    """Numbers of feasible candidates no other beats on both proxy score (higher) and
+    ``cost`` (lower). The proxy score is the one every complete candidate has, so the front
+    compares like with like (final accuracy exists for the finalists only)."""
     points = [
-        (c.number, c.score, getattr(c, cost))
+        (c.number, c.proxy_score, getattr(c, cost))
         for c in candidates
         if c.feasible
         and c.state == "complete"
-        and c.score is not None
+        and c.proxy_score is not None
         and getattr(c, cost) is not None
     ]
     return {

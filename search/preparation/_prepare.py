@@ -90,7 +90,10 @@ def prepare(
         input_shape=input_shape,
         allowed_factories=allowed_factories,
     )
-    model = factory()
+    # Seeded construction: the unpruned model must be the same in every process.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.search.seed)
+        model = factory()
     seconds = _weights(spec, model, data, resolve, reference_weights, train=train)
     example = data.val.tensors[0][:1].clone()
     try:
@@ -159,10 +162,9 @@ def _weights(
     if not train:
         return 0.0
     if cache is not None and cache.is_file():
-        model.load_state_dict(safetensors.torch.load_file(str(cache)))
+        _load_cached(model, cache)
         return 0.0
     start = time.perf_counter()
-    torch.manual_seed(spec.search.seed)
     finetune(
         model,
         data.train,
@@ -179,6 +181,17 @@ def _weights(
         safetensors.torch.save_file(state, str(tmp))
         tmp.replace(cache)
     return time.perf_counter() - start
+
+
+def _load_cached(model: nn.Module, cache: Path) -> None:
+    try:
+        model.load_state_dict(safetensors.torch.load_file(str(cache)), strict=True)
+    except Exception as exc:  # a corrupt file and a mismatched one alike
+        raise SpecError(
+            f"the cached reference weights at {cache} do not fit this model ({exc}); "
+            "delete the file to train the reference again",
+            field="model",
+        ) from exc
 
 
 def _reference(

@@ -40,13 +40,25 @@ class Finalizer:
         searched.sort(key=lambda t: (-float(t.user_attrs.get(PROXY, 0.0)), t.number))
         return baselines + searched[: self.prepared.spec.finetune.finalists]
 
-    def run(self, study: optuna.Study) -> int | None:
-        """Fine-tune every finalist not yet done; record the best; return its number."""
-        chosen = self.finalists(study)
-        for trial in chosen:
+    def pending(self, study: optuna.Study) -> int:
+        done = study.user_attrs
+        return sum(f"{FINAL_PREFIX}{t.number}" not in done for t in self.finalists(study))
+
+    def run_pending(self, study: optuna.Study, *, max_finals: int | None = None) -> None:
+        """Fine-tune up to ``max_finals`` finalists not yet done, recording each at once."""
+        ran = 0
+        for trial in self.finalists(study):
+            if max_finals is not None and ran >= max_finals:
+                return
             if f"{FINAL_PREFIX}{trial.number}" not in study.user_attrs:
                 check_stop(self.callbacks)
                 study.set_user_attr(f"{FINAL_PREFIX}{trial.number}", self._final(trial))
+                ran += 1
+
+    def run(self, study: optuna.Study) -> int | None:
+        """Fine-tune every finalist not yet done; record the best; return its number."""
+        self.run_pending(study)
+        chosen = self.finalists(study)
         feasible = [t for t in chosen if t.user_attrs.get(FEASIBLE)]
         if not feasible:
             return None

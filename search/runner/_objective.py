@@ -65,10 +65,13 @@ class Objective:
         figures = self.meter.measured(pruned, ratios)
         self._record(trial, policy, figures)
         pruned_s = time.perf_counter() - start
-        score = self._proxy(trial, pruned)
-        timings = {"prune_s": pruned_s, "proxy_s": time.perf_counter() - start - pruned_s}
+        trial.set_user_attr(TIMINGS, {"prune_s": pruned_s})
+        try:
+            score = self._proxy(trial, pruned)
+        finally:
+            proxy_s = time.perf_counter() - start - pruned_s
+            trial.set_user_attr(TIMINGS, {"prune_s": pruned_s, "proxy_s": proxy_s})
         trial.set_user_attr(PROXY, score)
-        trial.set_user_attr(TIMINGS, timings)
         if len(spec.search.objectives) == 1:
             return score
         return score, float(_cost(figures, spec.search.objectives[1]))

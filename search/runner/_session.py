@@ -8,6 +8,7 @@ processes (they share the study through its storage), then finalize.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 
 import optuna
@@ -110,6 +111,10 @@ class SearchSession:
 
     def finalize(self) -> SearchResult:
         """Final fine-tunes (skipping those already recorded) and the result."""
+        # A trial whose process died after the plan was met is failed, not left running.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self.study)
         best_number = self.finalizer.run(self.study)
         board = leaderboard(self.study, cost=self._cost_key())
         best = next((c for c in board if c.number == best_number), None)
@@ -130,6 +135,16 @@ class SearchSession:
             source=self.prepared.source,
         )
 
+    def finals_pending(self) -> int:
+        """Final fine-tunes still to run (after the trials are done)."""
+        return self.finalizer.pending(self.study)
+
+    def run_finals(self, *, max_finals: int | None = None) -> int:
+        """Run up to ``max_finals`` pending final fine-tunes (bounded work for a worker
+        task); returns how many remain. :meth:`finalize` runs whatever remains."""
+        self.finalizer.run_pending(self.study, max_finals=max_finals)
+        return self.finals_pending()
+
     def best_number(self) -> int | None:
         value = self.study.user_attrs.get(BEST)
         return None if value is None else int(value)
@@ -140,21 +155,35 @@ class SearchSession:
         return {"latency": "latency_ms"}.get(second, second)
 
     def _on_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        done, _ = self.counts()
+        trials = study.get_trials(deepcopy=False)
+        done = [t for t in trials if t.state in DONE_STATES]
         scores = [
             float(t.user_attrs[PROXY])
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.user_attrs.get(FEASIBLE) and PROXY in t.user_attrs
+            for t in done
+            if t.state == TrialState.COMPLETE
+            and t.user_attrs.get(FEASIBLE)
+            and PROXY in t.user_attrs
         ]
-        elapsed = time.perf_counter() - self._start
-        remaining = max(0, self.planned - done)
         event = TrialEvent(
             candidate=from_trial(trial, study.user_attrs),
-            trials_done=done,
+            trials_done=len(done),
+            trials_failed=sum(t.state == TrialState.FAIL for t in trials),
             trials_planned=self.planned,
             best_score=max(scores, default=None),
-            elapsed_s=elapsed,
-            eta_s=elapsed / done * remaining if done else None,
+            elapsed_s=time.perf_counter() - self._start,
+            eta_s=_eta(done, self.planned, self.prepared.spec.search.parallelism),
         )
         for callback in self.callbacks:
             callback.on_trial_end(event)
+
+
+def _eta(done: Sequence[FrozenTrial], planned: int, parallelism: int) -> float | None:
+    """Remaining trials times the mean duration of finished ones, over the parallel slices.
+
+    Durations come from the study, so a fresh process (a resumed run, another worker)
+    estimates from every trial, not just its own."""
+    durations = [t.duration.total_seconds() for t in done if t.duration is not None]
+    if not durations:
+        return None
+    remaining = max(0, planned - len(done))
+    return remaining * (sum(durations) / len(durations)) / max(1, parallelism)

@@ -188,7 +188,7 @@ class SearchSpec(_Strict):
     def from_yaml(cls, path: str | Path) -> SearchSpec:
         try:
             data = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise SpecError(f"cannot read spec {path}: {exc}") from exc
         return cls.parse(data)
 
