@@ -8,7 +8,7 @@ page's rows come back, with the total in a second COUNT query.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from sqlalchemy import Select, SQLColumnExpression, case, func, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ __all__ = [
     "list_jobs",
 ]
 
+T = TypeVar("T")
 SortKey = Literal["rank", "score", "macs", "params", "latency_ms", "number"]
 Order = Literal["asc", "desc"]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
@@ -67,15 +68,17 @@ def leaderboard_page(
     if query.pareto is not None:
         conditions.append(Candidate.pareto.is_(query.pareto))
     total = session.scalar(select(func.count()).select_from(Candidate).where(*conditions)) or 0
-    statement = select(Candidate).where(*conditions)
-    statement = _ordered(
-        statement, query.sort, query.order or _DEFAULT_ORDER.get(query.sort, "asc")
-    )
-    page = session.scalars(statement.limit(query.limit).offset(query.offset))
-    return list(page), total
+    # Sort narrow rows (ids and keys), then load only the page's wide rows (ratios, timings).
+    ids = select(Candidate.id).where(*conditions)
+    ids = _ordered(ids, query.sort, query.order or _DEFAULT_ORDER.get(query.sort, "asc"))
+    order = list(session.scalars(ids.limit(query.limit).offset(query.offset)))
+    rows = {
+        row.id: row for row in session.scalars(select(Candidate).where(Candidate.id.in_(order)))
+    }
+    return [rows[row_id] for row_id in order], total
 
 
-def _ordered(statement: Select[Candidate], sort: str, order: Order) -> Select[Candidate]:
+def _ordered(statement: Select[T], sort: str, order: Order) -> Select[T]:
     if sort == "rank":
         keys = _rank()
         return statement.order_by(*(keys if order == "asc" else [key.desc() for key in keys]))

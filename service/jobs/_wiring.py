@@ -27,6 +27,9 @@ def worker_options(settings: Settings) -> WorkerOptions:
         broker_url=settings.broker_url,
         visibility_timeout_s=settings.visibility_timeout_s,
         task_time_limit_s=settings.task_time_limit_s,
+        # A trial silent for a few heartbeats is failed and retried (no setting of its own).
+        trial_heartbeat_s=settings.heartbeat_interval_s,
+        trial_grace_s=max(60, 4 * settings.heartbeat_interval_s),
     )
 
 

@@ -28,9 +28,19 @@ from sqlalchemy.orm import Session
 
 from pruning import zoo
 from service.app import create_app
+from service.artifacts import ArtifactStore
 from service.auth import create_key
 from service.db import Database, migrate
-from service.models import Artifact, Candidate, Job, JobEvent, JobStatus, add_job, transition
+from service.models import (
+    Artifact,
+    ArtifactKind,
+    Candidate,
+    Job,
+    JobEvent,
+    JobStatus,
+    add_job,
+    transition,
+)
 from service.settings import Settings
 from workers import Dispatcher
 
@@ -90,6 +100,9 @@ class ApiEnv:
         with self.database.session() as session:
             token = create_key(session, owner)
         return {"Authorization": f"Bearer {token}"}
+
+    def artifacts(self) -> ArtifactStore:
+        return ArtifactStore(self.settings.artifact_dir)
 
     def counts(self) -> dict[str, int]:
         """Rows per table, and files in the artifact store (to assert nothing changed)."""
@@ -163,6 +176,32 @@ def make_job(
         transition(session, job, step)
     session.commit()
     return job
+
+
+def make_artifact(
+    session: Session,
+    store: ArtifactStore,
+    owner: str,
+    payload: bytes,
+    *,
+    kind: ArtifactKind = ArtifactKind.WEIGHTS,
+    filename: str = "file.bin",
+) -> Artifact:
+    """A committed artifact of ``owner`` holding ``payload`` (unchecked: for tests that need
+    a row and a file, not the upload path)."""
+    stored = store.save_stream([payload], max_bytes=len(payload) + 1)
+    artifact = Artifact(
+        id=stored.id,
+        owner=owner,
+        kind=kind,
+        filename=filename,
+        sha256=stored.sha256,
+        size=stored.size,
+        path=stored.relpath,
+    )
+    session.add(artifact)
+    session.commit()
+    return artifact
 
 
 def candidate_row(job_id: str, number: int, **fields: Any) -> dict[str, Any]:

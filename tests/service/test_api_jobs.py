@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 
-from service.artifacts import ArtifactStore
 from service.jobs import SqlJobStore
-from service.jobs import _submit as submit_module
-from service.models import Job, JobStatus
+from service.models import ArtifactKind, Job, JobStatus, find_idempotent_job
 from tests.service.factories import (
     SPEC,
     ApiEnv,
     add_candidates,
     api_env,
     candidate_row,
+    make_artifact,
     make_job,
     npz_bytes,
     safetensors_bytes,
@@ -123,14 +122,14 @@ def test_a_racing_duplicate_gets_the_first_job(
     """Two requests with one key, both past the look-up: the unique constraint decides."""
     headers = {**alice, "Idempotency-Key": "raced"}
     first = env.client.post("/v1/jobs", headers=headers, json=SPEC).json()
-    real = submit_module.find_idempotent_job
+    real = find_idempotent_job
     calls: list[object] = []
 
     def blind_first(*args: Any) -> Job | None:
         calls.append(args)
         return None if len(calls) == 1 else real(*args)  # the first look-up misses
 
-    monkeypatch.setattr(submit_module, "find_idempotent_job", blind_first)
+    monkeypatch.setattr("service.jobs._submit.find_idempotent_job", blind_first)
     before = env.counts()
 
     second = env.client.post("/v1/jobs", headers=headers, json=SPEC)
@@ -192,12 +191,10 @@ def test_unreachable_budget_gives_the_smallest_figure(env: ApiEnv, alice: dict[s
 def test_artifacts_of_others_or_of_the_wrong_kind_are_refused(
     env: ApiEnv, alice: dict[str, str], weights: str
 ) -> None:
-    data = env.client.post(
-        "/v1/artifacts",
-        headers=alice,
-        files={"file": ("d.npz", npz_bytes())},
-        data={"kind": "data"},
-    ).json()["id"]
+    with env.session() as session:
+        data = make_artifact(
+            session, env.artifacts(), "alice", npz_bytes(), kind=ArtifactKind.DATA
+        ).id
     before = env.counts()
 
     foreign = env.client.post(
@@ -248,7 +245,7 @@ def test_job_shows_progress_and_timings(env: ApiEnv) -> None:
     headers = env.key("watcher")
     with env.session() as session:
         job = make_job(session, "watcher", status=JobStatus.RUNNING, trials_planned=10)
-    store = SqlJobStore(env.database, ArtifactStore(env.settings.artifact_dir))
+    store = SqlJobStore(env.database, env.artifacts())
     store.record_progress(job.id, trials_done=4, trials_failed=1, best_score=0.9, eta_s=None)
 
     body = env.client.get(f"/v1/jobs/{job.id}", headers=headers).json()
@@ -297,7 +294,7 @@ def _succeed_with_bundle(env: ApiEnv, owner: str, folder: Path) -> Job:
                 candidate_row(job.id, 2, accuracy=0.90, test_accuracy=0.89, feasible=True),
             ],
         )
-    store = SqlJobStore(env.database, ArtifactStore(env.settings.artifact_dir))
+    store = SqlJobStore(env.database, env.artifacts())
     store.record_reference(job.id, {"params": 4000, "macs": 8000})
     best = candidate_row(job.id, 2, accuracy=0.90, test_accuracy=0.89, feasible=True)
     best.pop("job_id")
