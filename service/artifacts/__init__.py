@@ -1,0 +1,23 @@
+"""Artifacts on disk: a store addressed by generated ids, and upload validators.
+
+>>> store = ArtifactStore(settings.artifact_dir)
+>>> stored = store.save_stream(upload.file, max_bytes=settings.max_upload_bytes)
+>>> check_weights(store.path(stored.id), settings.allow_pickle, name="model.safetensors")
+>>> session.add(Artifact(id=stored.id, sha256=stored.sha256, path=stored.relpath, ...))
+"""
+
+from service.artifacts._checks import DataInfo, WeightsInfo, check_data, check_weights
+from service.artifacts._names import MAX_FILENAME_LENGTH, sanitize_filename
+from service.artifacts._store import ArtifactStore, ArtifactWriter, StoredFile
+
+__all__ = [
+    "MAX_FILENAME_LENGTH",
+    "ArtifactStore",
+    "ArtifactWriter",
+    "DataInfo",
+    "StoredFile",
+    "WeightsInfo",
+    "check_data",
+    "check_weights",
+    "sanitize_filename",
+]

@@ -1,0 +1,182 @@
+"""Validate uploads before a job relies on them: weights and datasets, no pickled code.
+
+torch, safetensors and the pruning data loader are imported inside the functions, so the
+API process imports them only when the first upload is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from service.exceptions import ArtifactError
+
+__all__ = ["DataInfo", "WeightsInfo", "check_data", "check_weights"]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """What a weights file holds: ``format`` is how it was read."""
+
+    format: Literal["safetensors", "state_dict", "pickle"]
+    tensors: int
+    elements: int
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """A dataset's shape: samples over all splits, one sample's shape, classes."""
+
+    format: Literal["safetensors", "npz"]
+    samples: int
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+
+def check_weights(
+    path: str | os.PathLike[str], allow_pickle: bool = False, *, name: str | None = None
+) -> WeightsInfo:
+    """Check that ``path`` holds model weights: safetensors, or a state dict that loads with
+    ``torch.load(weights_only=True)``. A pickled object (a whole ``nn.Module``) is refused
+    unless ``allow_pickle``, because loading it runs code from the file. ``name`` (default:
+    the file's name) is how messages refer to the file.
+
+    Raises:
+        ArtifactError: Corrupt safetensors, an unreadable file, pickled code, or anything
+            but a non-empty mapping of names to tensors; the message says which.
+    """
+    file = Path(path)
+    label = name or file.name
+    if _is_safetensors(_head(file, label)):
+        return _check_safetensors(file, label)
+    return _check_torch_file(file, label, allow_pickle)
+
+
+def check_data(path: str | os.PathLike[str], *, name: str | None = None) -> DataInfo:
+    """Check that ``path`` is a dataset the search can use: ``.npz`` (read without pickle,
+    so object arrays are refused) or safetensors, with at least ``x_train`` and ``y_train``.
+
+    Raises:
+        ArtifactError: The loader's complaint (missing key, bad dtype or shape, ...).
+    """
+    from pruning.data import load_tensors
+    from pruning.exceptions import DataError
+
+    file = Path(path)
+    label = name or file.name
+    head = _head(file, label)
+    try:
+        splits = load_tensors(file)
+    except DataError as exc:
+        # The stored file is named by its id: speak of the name the user knows.
+        raise ArtifactError(str(exc).replace(file.name, label)) from exc
+    samples = sum(len(split) for split in (splits.train, splits.val, splits.test) if split)
+    return DataInfo(
+        format="npz" if head.startswith(_ZIP_MAGIC) else "safetensors",
+        samples=samples,
+        input_shape=tuple(splits.input_shape),
+        num_classes=splits.num_classes,
+    )
+
+
+def _head(file: Path, label: str) -> bytes:
+    try:
+        with file.open("rb") as stream:
+            return stream.read(9)
+    except OSError as exc:
+        raise ArtifactError(f"{label}: cannot read the file ({exc.strerror})") from exc
+
+
+def _is_safetensors(head: bytes) -> bool:
+    # An 8-byte little-endian header length, then the JSON header.
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _check_safetensors(file: Path, label: str) -> WeightsInfo:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        # Opening validates the header and that it covers the file; no tensor is loaded.
+        with safe_open(str(file), framework="pt") as handle:
+            shapes = [handle.get_slice(key).get_shape() for key in handle.keys()]  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ArtifactError(f"{label} is a corrupt safetensors file: {exc}") from exc
+    if not shapes:
+        raise ArtifactError(f"{label} holds no tensors")
+    return WeightsInfo("safetensors", len(shapes), sum(_numel(shape) for shape in shapes))
+
+
+def _check_torch_file(file: Path, label: str, allow_pickle: bool) -> WeightsInfo:
+    import torch
+
+    try:
+        loaded = torch.load(file, map_location="cpu", weights_only=True)
+        fmt: Literal["state_dict", "pickle"] = "state_dict"
+    except pickle.UnpicklingError as exc:
+        unsafe = _unsafe_globals(file, exc)
+        if not unsafe:
+            raise ArtifactError(
+                f"{label} is neither a safetensors file nor a torch state dict "
+                "(unrecognised format; only torch.save'd state dicts are read as pickles)"
+            ) from exc
+        if not allow_pickle:
+            raise ArtifactError(
+                f"{label} is a pickled Python object ({', '.join(unsafe[:3])}), not a state "
+                "dict: loading it would run code from the file, so it is refused. Upload "
+                "model.state_dict() saved with torch.save, or a safetensors file"
+            ) from exc
+        # The operator trusts uploads: this runs the file's pickled code, on purpose.
+        loaded = torch.load(file, map_location="cpu", weights_only=False)
+        fmt = "pickle"
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise ArtifactError(f"{label} is a corrupt torch file ({_first_line(exc)})") from exc
+    if fmt == "pickle" and isinstance(loaded, torch.nn.Module):
+        loaded = loaded.state_dict()
+    return _state_dict_info(loaded, label, fmt)
+
+
+def _state_dict_info(loaded: Any, label: str, fmt: Literal["state_dict", "pickle"]) -> WeightsInfo:
+    import torch
+
+    if not isinstance(loaded, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in loaded.items()
+    ):
+        raise ArtifactError(
+            f"{label} holds a {type(loaded).__name__}, not a state dict "
+            "(a mapping of parameter names to tensors)"
+        )
+    if not loaded:
+        raise ArtifactError(f"{label} holds no tensors")
+    return WeightsInfo(fmt, len(loaded), sum(int(t.numel()) for t in loaded.values()))
+
+
+def _unsafe_globals(file: Path, exc: Exception) -> list[str]:
+    """The classes and functions a checkpoint would need unpickled; empty for a file that
+    is not a torch checkpoint at all."""
+    import torch
+
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(file))
+    except (ValueError, RuntimeError, OSError, pickle.UnpicklingError):
+        # Legacy (non-zip) checkpoints: the unpickler names the first global it refused.
+        return _UNSAFE_GLOBAL.findall(str(exc))
+
+
+def _numel(shape: list[int]) -> int:
+    total = 1
+    for size in shape:
+        total *= size
+    return total
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,27 @@
+"""Database access: engines, sessions, transient-error retries and migrations.
+
+>>> from service.db import Database, migrate
+>>> migrate("sqlite:///./prunesearch.db")
+>>> db = Database("sqlite:///./prunesearch.db")
+>>> with db.session() as session:
+...     ...
+"""
+
+from service.db._database import Database, get_database
+from service.db._engine import make_engine, make_session_factory, session_scope
+from service.db._migrate import VERSION_TABLE, alembic_config, migrate, schema_is_current
+from service.db._retry import is_transient, with_retry
+
+__all__ = [
+    "VERSION_TABLE",
+    "Database",
+    "alembic_config",
+    "get_database",
+    "is_transient",
+    "make_engine",
+    "make_session_factory",
+    "migrate",
+    "schema_is_current",
+    "session_scope",
+    "with_retry",
+]

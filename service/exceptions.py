@@ -1,0 +1,59 @@
+"""The exceptions of :mod:`service`: one tree, rooted at :class:`ServiceError`.
+
+Each class carries the HTTP status its error maps to, so the one error handler of the API
+translates them without a table of its own; nothing below the service raises these.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "ArtifactError",
+    "AuthError",
+    "Conflict",
+    "InvalidTransition",
+    "NotFound",
+    "ServiceError",
+    "UploadTooLarge",
+]
+
+
+class ServiceError(Exception):
+    """Base class of every error raised by :mod:`service`."""
+
+    status_code: ClassVar[int] = 500
+
+
+class NotFound(ServiceError, LookupError):  # noqa: N818 (reads as the HTTP status)
+    """No such object, or it belongs to another owner (both answer 404, by design)."""
+
+    status_code: ClassVar[int] = 404
+
+
+class Conflict(ServiceError):  # noqa: N818 (reads as the HTTP status)
+    """The request clashes with the stored state (a concurrent change, a duplicate)."""
+
+    status_code: ClassVar[int] = 409
+
+
+class InvalidTransition(Conflict):
+    """A job status change the lifecycle does not allow (e.g. succeeded -> running)."""
+
+
+class ArtifactError(ServiceError, ValueError):
+    """An uploaded file is unusable: bad name, wrong format, corrupt, or pickled code."""
+
+    status_code: ClassVar[int] = 422
+
+
+class UploadTooLarge(ArtifactError):  # noqa: N818 (reads as the HTTP status)
+    """An upload exceeded the size limit; nothing of it was kept."""
+
+    status_code: ClassVar[int] = 413
+
+
+class AuthError(ServiceError):
+    """A missing, unknown or revoked API key."""
+
+    status_code: ClassVar[int] = 401

@@ -1,0 +1,114 @@
+"""The service's settings: one class, read from ``PRUNESEARCH_*`` environment variables.
+
+Only :func:`get_settings` reads the environment; everything else takes a :class:`Settings`
+(or the values it needs) as an argument, so tests and libraries never depend on env vars.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "is_loopback", "normalize_database_url"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Env var names are the field names in upper case with the
+    ``PRUNESEARCH_`` prefix, e.g. ``PRUNESEARCH_DATABASE_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="PRUNESEARCH_", frozen=True)
+
+    # Storage. Plain postgresql:// URLs are rewritten to the psycopg 3 driver (see below).
+    database_url: str = "sqlite:///./prunesearch.db"
+    artifact_dir: Path = Path("./prunesearch-artifacts")
+    max_upload_mb: int = Field(default=512, gt=0)
+    allow_pickle: bool = False  # operator switch: accept pickled modules as weights
+
+    # Execution: no broker means embedded (a thread pool inside the API process).
+    broker_url: str | None = None
+    embedded_workers: int = Field(default=1, ge=1)
+    slice_trials: int = Field(default=4, ge=1)
+    slice_seconds: float = Field(default=300.0, gt=0)
+    task_time_limit_s: int = Field(default=1800, gt=0)
+    visibility_timeout_s: int = Field(default=3600, gt=0)
+    heartbeat_interval_s: int = Field(default=30, gt=0)
+    stale_after_s: int = Field(default=300, gt=0)
+    sweep_interval_s: int = Field(default=60, gt=0)
+
+    # HTTP and auth.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    auth: bool = True
+    allowed_factories: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url is None
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("allowed_factories", mode="before")
+    @classmethod
+    def _split_factories(cls, value: Any) -> Any:
+        # Accept a JSON list or the friendlier comma-separated form from the environment.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        # A task must end before the broker redelivers it, or its work runs twice.
+        if not self.slice_seconds < self.task_time_limit_s < self.visibility_timeout_s:
+            raise ValueError(
+                "need slice_seconds < task_time_limit_s < visibility_timeout_s, got "
+                f"{self.slice_seconds} / {self.task_time_limit_s} / {self.visibility_timeout_s}"
+            )
+        if not self.auth and not (self.embedded and is_loopback(self.host)):
+            raise ValueError(
+                "auth may be off only for an embedded run bound to loopback "
+                f"(broker_url unset, host 127.0.0.1 or ::1); got host={self.host!r}, "
+                f"broker_url {'set' if self.broker_url else 'unset'}"
+            )
+        return self
+
+
+def normalize_database_url(url: str) -> str:
+    """Point ``postgres://`` and ``postgresql://`` URLs at psycopg 3, the installed driver
+    (SQLAlchemy's default for them is psycopg2); other URLs come back unchanged."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once (``cache_clear()`` in tests)."""
+    return Settings()
