@@ -119,28 +119,39 @@ def _check_torch_file(file: Path, label: str, allow_pickle: bool) -> WeightsInfo
 
     try:
         loaded = torch.load(file, map_location="cpu", weights_only=True)
-        fmt: Literal["state_dict", "pickle"] = "state_dict"
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(file, exc)
         if not unsafe:
-            raise ArtifactError(
-                f"{label} is neither a safetensors file nor a torch state dict "
-                "(unrecognised format; only torch.save'd state dicts are read as pickles)"
-            ) from exc
+            raise _unreadable(label, "unrecognised format") from exc
         if not allow_pickle:
             raise ArtifactError(
                 f"{label} is a pickled Python object ({', '.join(unsafe[:3])}), not a state "
                 "dict: loading it would run code from the file, so it is refused. Upload "
                 "model.state_dict() saved with torch.save, or a safetensors file"
             ) from exc
-        # The operator trusts uploads: this runs the file's pickled code, on purpose.
+        return _state_dict_info(_load_pickle(file, label), label, "pickle")
+    except Exception as exc:  # the weights-only unpickler fails in many ways on junk
+        raise _unreadable(label, _first_line(exc)) from exc
+    return _state_dict_info(loaded, label, "state_dict")
+
+
+def _load_pickle(file: Path, label: str) -> Any:
+    import torch
+
+    # The operator trusts uploads (allow_pickle): this runs the file's code, on purpose.
+    try:
         loaded = torch.load(file, map_location="cpu", weights_only=False)
-        fmt = "pickle"
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise ArtifactError(f"{label} is a corrupt torch file ({_first_line(exc)})") from exc
-    if fmt == "pickle" and isinstance(loaded, torch.nn.Module):
-        loaded = loaded.state_dict()
-    return _state_dict_info(loaded, label, fmt)
+    except Exception as exc:
+        raise ArtifactError(
+            f"{label}: the pickled object cannot be loaded ({_first_line(exc)})"
+        ) from exc
+    return loaded.state_dict() if isinstance(loaded, torch.nn.Module) else loaded
+
+
+def _unreadable(label: str, detail: str) -> ArtifactError:
+    return ArtifactError(
+        f"{label} is neither a safetensors file nor a readable torch state dict ({detail})"
+    )
 
 
 def _state_dict_info(loaded: Any, label: str, fmt: Literal["state_dict", "pickle"]) -> WeightsInfo:
@@ -179,4 +190,5 @@ def _numel(shape: list[int]) -> int:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0][:200] if text else ""
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__

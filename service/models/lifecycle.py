@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.exceptions import Conflict, InvalidTransition
 from service.models._base import utcnow
@@ -104,7 +105,7 @@ def _compare_and_set(
         update(Job)
         .where(Job.id == job.id, Job.status == current)
         .values(**values)
-        .execution_options(synchronize_session="evaluate")
+        .execution_options(synchronize_session=False)
     )
     result = cast(CursorResult[Any], session.execute(statement))
     if result.rowcount != 1:
@@ -112,3 +113,6 @@ def _compare_and_set(
         raise Conflict(
             f"job {job.id} changed concurrently: it is {job.status.value} now, not {current.value}"
         )
+    # Mirror the row on the object as already saved ("evaluate" sync skips some columns).
+    for key, value in values.items():
+        set_committed_value(job, key, value)

@@ -8,12 +8,13 @@ each test starts from an empty ``public`` schema in it.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -32,13 +33,31 @@ def _admin_engine(database: str | None = None) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=None)
 
 
+# A killed session cannot drop its database; the next one drops those this old and unused.
+_STALE_AFTER_S = 6 * 3600
+
+
+def _drop_stale_databases(connection: Connection) -> None:
+    names = connection.scalars(
+        text(
+            "SELECT datname FROM pg_database d WHERE datname LIKE 'ps\\_test\\_%' AND NOT "
+            "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+        )
+    )
+    for name in list(names):
+        stamp = name.split("_")[2]
+        if stamp.isdigit() and time.time() - int(stamp) > _STALE_AFTER_S:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"ps_test_{uuid.uuid4().hex[:12]}"
+    name = f"ps_test_{int(time.time())}_{uuid.uuid4().hex[:8]}"
     admin = _admin_engine()
     try:
         with admin.connect() as connection:
+            _drop_stale_databases(connection)
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
