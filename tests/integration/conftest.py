@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -53,6 +54,23 @@ def _admin_engine(database: str | None = None) -> Any:
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
+# A killed session cannot drop its database; a later one drops those this old and unused.
+_STALE_DATABASE_S = 6 * 3600
+
+
+def _drop_stale_databases(connection: Any) -> None:
+    names = connection.scalars(
+        text(
+            "SELECT datname FROM pg_database d WHERE datname LIKE 'ps\\_it\\_%' AND NOT "
+            "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+        )
+    )
+    for name in list(names):
+        stamp = name.split("_")[2]
+        if stamp.isdigit() and time.time() - int(stamp) > _STALE_DATABASE_S:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 # --- services ---------------------------------------------------------------------------
 
 
@@ -61,10 +79,11 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database, migrated, dropped at the end of the session."""
     from service.db import migrate
 
-    name = f"ps_it_{uuid.uuid4().hex[:12]}"
+    name = f"ps_it_{int(time.time())}_{uuid.uuid4().hex[:8]}"
     admin = _admin_engine()
     try:
         with admin.connect() as connection:
+            _drop_stale_databases(connection)
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
