@@ -8,6 +8,7 @@ at a time: its models and Optuna objects are not meant to be shared between thre
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from search import EpochEvent, SearchCallback, SearchSession, SearchSpec, TrialE
 from search.candidates import leaderboard
 from search.exceptions import SpecError
 from search.runner import make_storage
+from search.spec import SearchOptions
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
@@ -184,6 +186,16 @@ def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
         storage=study_storage(store.storage_url, options),
         study_name=ticket.study_name,
         callbacks=[callback],
+        sampler_seed=_sampler_seed(prepared.spec.search),
     )
     callback.session = session
     return JobRun(session=session, callback=callback)
+
+
+def _sampler_seed(options: SearchOptions) -> int:
+    """The spec's seed for one slice at a time; a fresh seed per session for parallel
+    slices, which share one study and would otherwise draw the same points (process ids
+    repeat across containers, so they cannot tell workers apart)."""
+    if options.parallelism == 1:
+        return options.seed
+    return secrets.randbelow(2**31)

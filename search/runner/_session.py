@@ -43,6 +43,7 @@ class SearchSession:
         storage: str | BaseStorage | None = None,
         study_name: str | None = None,
         callbacks: Sequence[SearchCallback] = (),
+        sampler_seed: int | None = None,
     ) -> None:
         spec = prepared.spec
         self.prepared = prepared
@@ -56,7 +57,7 @@ class SearchSession:
         )
         self.max_ratio = 1.0 - spec.search.min_keep
         self.smallest = check_reachable(self.meter, self.limits, max_ratio=self.max_ratio)
-        self.study = open_study(spec, make_storage(storage), study_name)
+        self.study = open_study(spec, make_storage(storage), study_name, sampler_seed=sampler_seed)
         self.objective = Objective(prepared, self.meter, self.limits, self.callbacks)
         self.finalizer = Finalizer(self.objective, self.callbacks)
         self._start = time.perf_counter()

@@ -33,9 +33,9 @@ def make_storage(
         )
 
 
-def make_sampler(options: SearchOptions) -> optuna.samplers.BaseSampler:
+def make_sampler(options: SearchOptions, *, seed: int | None = None) -> optuna.samplers.BaseSampler:
     # Budget violations reach the samplers through ``trial.set_constraint`` (Optuna 5).
-    seed = options.seed
+    seed = options.seed if seed is None else seed
     if options.sampler == "tpe":
         return optuna.samplers.TPESampler(
             seed=seed, multivariate=True, n_startup_trials=_startup(options)
@@ -60,15 +60,22 @@ def make_pruner(options: SearchOptions) -> optuna.pruners.BasePruner:
 
 
 def open_study(
-    spec: SearchSpec, storage: BaseStorage | None, study_name: str | None = None
+    spec: SearchSpec,
+    storage: BaseStorage | None,
+    study_name: str | None = None,
+    *,
+    sampler_seed: int | None = None,
 ) -> optuna.Study:
-    """Create the spec's study, or load it to resume (same name, same storage)."""
+    """Create the spec's study, or load it to resume (same name, same storage).
+
+    ``sampler_seed`` replaces the spec's seed for this process's sampler: processes sharing
+    one study need different seeds, or they draw the same points."""
     costs = len(spec.search.objectives) - 1
     directions = [StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * costs
     return optuna.create_study(
         storage=storage,
         study_name=study_name or default_study_name(spec),
-        sampler=make_sampler(spec.search),
+        sampler=make_sampler(spec.search, seed=sampler_seed),
         pruner=make_pruner(spec.search),
         directions=directions,
         load_if_exists=True,

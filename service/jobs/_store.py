@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -132,11 +132,19 @@ class SqlJobStore(JobStore):
         eta_s: float | None,
     ) -> None:
         # eta_s is not stored (no column): the API derives the ETA from the trial rate.
+        # Parallel slices report out of order: counts and the best score only ever rise.
+        best = _finite(best_score)
         self._update(
             job_id,
-            trials_done=trials_done,
-            trials_failed=trials_failed,
-            best_score=_finite(best_score),
+            trials_done=case((Job.trials_done > trials_done, Job.trials_done), else_=trials_done),
+            trials_failed=case(
+                (Job.trials_failed > trials_failed, Job.trials_failed), else_=trials_failed
+            ),
+            best_score=(
+                Job.best_score
+                if best is None
+                else case((Job.best_score > best, Job.best_score), else_=best)
+            ),
             runner_heartbeat_at=utcnow(),
         )
 

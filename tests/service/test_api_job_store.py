@@ -156,3 +156,20 @@ def test_unknown_jobs_raise_key_error(store: SqlJobStore) -> None:
     ):
         with pytest.raises(KeyError):
             call()
+
+
+def test_progress_from_parallel_slices_never_goes_backwards(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING)
+    store.record_progress(job.id, trials_done=5, trials_failed=1, best_score=0.8, eta_s=None)
+    # A slower slice reports what it saw earlier.
+    store.record_progress(job.id, trials_done=3, trials_failed=0, best_score=0.6, eta_s=None)
+    store.record_progress(job.id, trials_done=4, trials_failed=0, best_score=None, eta_s=None)
+    with store.database.session() as session:
+        row = session.get(Job, job.id)
+        assert row is not None
+        assert (row.trials_done, row.trials_failed, row.best_score) == (5, 1, 0.8)
+    store.record_progress(job.id, trials_done=6, trials_failed=2, best_score=0.9, eta_s=None)
+    with store.database.session() as session:
+        row = session.get(Job, job.id)
+        assert row is not None
+        assert (row.trials_done, row.trials_failed, row.best_score) == (6, 2, 0.9)
