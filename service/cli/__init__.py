@@ -5,9 +5,12 @@ a new group (``serve``, ``submit``, ...) adds its module and one line below. The
 registered here must not import FastAPI or Celery: ``prunesearch search`` runs with neither.
 """
 
-from service.cli import _search
+from service.cli import _demo, _ops, _remote, _search
 from service.cli._app import app
 
 _search.register(app)
+_ops.register(app)
+_remote.register(app)
+_demo.register(app)
 
 __all__ = ["app"]
