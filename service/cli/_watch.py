@@ -11,7 +11,6 @@ from rich.progress import (
     Progress,
     SpinnerColumn,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.text import Text
 
@@ -47,11 +46,15 @@ class JobProgress:
             TextColumn("{task.fields[status]:<10}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("trials · best {task.fields[best]} · ETA {task.fields[eta]} · elapsed"),
-            TimeElapsedColumn(),
+            TextColumn(
+                "trials · best {task.fields[best]} · ETA {task.fields[eta]} · "
+                "running {task.fields[run]}"
+            ),
             console=console,
         )
-        self._task = self._bar.add_task("job", total=None, status="…", best=NONE, eta=NONE)
+        self._task = self._bar.add_task(
+            "job", total=None, status="…", best=NONE, eta=NONE, run=NONE
+        )
 
     def __enter__(self) -> JobProgress:
         self._bar.start()
@@ -74,6 +77,9 @@ class JobProgress:
             status=job.status,
             best=NONE if progress.best_score is None else percent(progress.best_score),
             eta=duration(progress.eta_s),
+            # The server's clock, not the bar's: Rich stops a task's timer once the trials
+            # are all done, while the finals still run.
+            run=duration(job.timings.run_s),
         )
         if job.status != self._status:
             self._status = job.status
