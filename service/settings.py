@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return self.broker_url is None
 
+    @field_validator("broker_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `PRUNESEARCH_BROKER_URL=` (empty) means "no broker": embedded, not Celery's default.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _driver(cls, value: str) -> str:

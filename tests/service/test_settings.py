@@ -88,3 +88,11 @@ def test_auth_may_be_off_for_an_embedded_loopback_run() -> None:
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_an_empty_broker_url_means_embedded() -> None:
+    from service.settings import Settings
+
+    settings = Settings(broker_url="")
+    assert settings.broker_url is None
+    assert settings.embedded
