@@ -60,7 +60,7 @@ class Settings:
     warmup: int = 2
     # A cell (model, threads, batch) whose unpruned model's per-round medians spread more than
     # max_noise (relative IQR) is timed again, up to `attempts` times; the quietest is kept.
-    max_noise: float = 0.05
+    max_noise: float = 0.10
     attempts: int = 3
     channels_last: bool = False
     fuse_bn: bool = False
