@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 NONE = "\N{EN DASH}"  # an absent figure; a hyphen would read as a minus sign
 
 
@@ -35,3 +37,30 @@ def duration(seconds: float | None) -> str:
         return NONE
     whole = round(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class Finalised(Protocol):
+    """What a gain line reads of a candidate: a library Candidate or the client's model."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def accuracy(self) -> float | None: ...
+    @property
+    def test_accuracy(self) -> float | None: ...
+
+
+def gain_text(
+    kind: str, base: Finalised | None, best: Finalised, gain: float | None, *, label: str = ""
+) -> str:
+    """The best candidate's gain over the ``kind`` baseline, on validation and test data.
+
+    ``label`` follows the baseline's number inside the parentheses (e.g. its accuracy)."""
+    if base is None:
+        return f"Gain over {kind}: {NONE} (no {kind} baseline with a final fine-tune)"
+    if base.number == best.number:
+        return f"Gain over {kind}: none, the best is the {kind} baseline (#{base.number})"
+    test_gain = None
+    if best.test_accuracy is not None and base.test_accuracy is not None:
+        test_gain = best.test_accuracy - base.test_accuracy
+    return f"Gain over {kind} (#{base.number}{label}): {points(gain)} val, {points(test_gain)} test"

@@ -9,7 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from service.cli._format import NONE, count, percent, points, share
+from service.cli._format import NONE, count, gain_text, percent, share
 from service.cli._tables import BASELINE_MARK, BEST_MARK
 from service.client import BestInfo, CandidateInfo, JobInfo, LeaderboardPage
 
@@ -79,17 +79,8 @@ def best_summary(best: BestInfo) -> RenderableType:
 def _gain_line(
     kind: str, base: CandidateInfo | None, best: CandidateInfo, gain: float | None
 ) -> Text:
-    if base is None:
-        return Text(f"Gain over {kind}: {NONE} (no {kind} baseline with a final fine-tune)")
-    if base.number == best.number:
-        return Text(f"Gain over {kind}: none, the best is the {kind} baseline (#{base.number})")
-    test_gain = None
-    if best.test_accuracy is not None and base.test_accuracy is not None:
-        test_gain = best.test_accuracy - base.test_accuracy
-    return Text(
-        f"Gain over {kind} (#{base.number}, val {percent(base.accuracy)}): {points(gain)} val, "
-        f"{points(test_gain)} test"
-    )
+    label = "" if base is None else f", val {percent(base.accuracy)}"
+    return Text(gain_text(kind, base, best, gain, label=label))
 
 
 def _ratio(value: float | None) -> str:

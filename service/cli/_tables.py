@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from search import Candidate, SearchResult
-from service.cli._format import NONE, count, percent, points, share
+from service.cli._format import NONE, count, gain_text, percent, share
 
 BASELINE_MARK = "◆"
 BEST_MARK = "★"
@@ -94,18 +94,7 @@ def summary(result: SearchResult) -> RenderableType:
 
 
 def _gain_line(result: SearchResult, best: Candidate, kind: str) -> Text:
-    base = result.baseline(kind)
-    if base is None:
-        return Text(f"Gain over {kind}: {NONE} (no {kind} baseline with a final fine-tune)")
-    if base.number == best.number:
-        return Text(f"Gain over {kind}: none, the best is the {kind} baseline (#{base.number})")
-    test_gain = None
-    if best.test_accuracy is not None and base.test_accuracy is not None:
-        test_gain = best.test_accuracy - base.test_accuracy
-    return Text(
-        f"Gain over {kind} (#{base.number}): {points(result.gain_over(kind))} val, "
-        f"{points(test_gain)} test"
-    )
+    return Text(gain_text(kind, result.baseline(kind), best, result.gain_over(kind)))
 
 
 def _row(candidate: Candidate, result: SearchResult, latency: bool, *, best: bool) -> list[Text]:
