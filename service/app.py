@@ -25,6 +25,7 @@ from service.artifacts import ArtifactStore
 from service.db import Database
 from service.jobs import make_dispatcher
 from service.settings import Settings, get_settings, is_loopback
+from service.ui import ui_router
 from workers import Dispatcher
 
 __all__ = ["InsecureSettings", "check_exposure", "create_app"]
@@ -65,6 +66,7 @@ def create_app(
     install_error_handler(app)
     app.include_router(root_router)
     app.include_router(api_router)
+    app.include_router(ui_router)
     return app
 
 

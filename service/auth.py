@@ -16,9 +16,18 @@ from sqlalchemy.orm import Session
 from service.exceptions import AuthError, NotFound
 from service.models import ApiKey, utcnow
 
-__all__ = ["TOKEN_PREFIX", "authenticate", "create_key", "hash_token", "list_keys", "revoke_key"]
+__all__ = [
+    "SESSION_COOKIE",
+    "TOKEN_PREFIX",
+    "authenticate",
+    "create_key",
+    "hash_token",
+    "list_keys",
+    "revoke_key",
+]
 
 TOKEN_PREFIX = "ps_"
+SESSION_COOKIE = "prunesearch_session"  # the web page's copy of a key (reads only)
 _LOOKUP_CHARS = 8
 _INVALID = "invalid or revoked API key"
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
 from service.artifacts import ArtifactStore
-from service.auth import authenticate
+from service.auth import SESSION_COOKIE, authenticate
 from service.db import Database
 from service.exceptions import AuthError
 from service.settings import Settings
@@ -83,21 +83,38 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 RegistryDep = Annotated[CollectorRegistry, Depends(get_registry)]
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_owner(
+    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """The caller: the owner of the bearer token, or ``local`` while auth is off.
 
+    The web page signs in once and then sends its key as the ``prunesearch_session``
+    cookie (HttpOnly, SameSite=Strict), so that plain links (downloads, the dashboard) are
+    authenticated too. The cookie counts for reads only: a request that changes something
+    must carry the bearer header, which another site cannot make a browser send (CSRF).
+
     Raises:
-        AuthError: no bearer token, or one that is unknown or revoked (401).
+        AuthError: no key, or one that is unknown or revoked (401).
     """
     if not settings.auth:
         return LOCAL_OWNER
-    if credentials is None or not credentials.credentials:
-        raise AuthError("missing API key: send the header 'Authorization: Bearer <key>'")
-    return authenticate(session, credentials.credentials)
+    if credentials is not None and credentials.credentials:
+        return authenticate(session, credentials.credentials)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and request.method in _SAFE_METHODS:
+        return authenticate(session, cookie)
+    if cookie:
+        raise AuthError(
+            "the session cookie only authenticates reads: send the header "
+            "'Authorization: Bearer <key>' to change anything"
+        )
+    raise AuthError("missing API key: send the header 'Authorization: Bearer <key>'")
 
 
 OwnerDep = Annotated[str, Depends(get_owner)]

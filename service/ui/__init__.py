@@ -1,0 +1,14 @@
+"""The web page (/ui): the jobs list, a job's live leaderboard and plots, and the job's
+study in optuna-dashboard. Pages are static files shipped in this package (no CDN); their
+scripts read the REST API, signed in with the same API keys as every other client.
+"""
+
+from fastapi import APIRouter
+
+from service.ui import _dashboard, _pages
+
+__all__ = ["ui_router"]
+
+ui_router = APIRouter(prefix="/ui", include_in_schema=False)
+ui_router.include_router(_pages.router)
+ui_router.include_router(_dashboard.router)
