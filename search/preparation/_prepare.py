@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import safetensors.torch
 import torch
 from torch import nn
 
-from pruning import AnalysisReport, analyze, evaluate, finetune, measure
+from pruning import AnalysisReport, LayerInfo, analyze, evaluate, finetune, measure
 from pruning.data import DataSplits, load_builtin, load_tensors
 from pruning.exceptions import DataError, PruningError
 from search.exceptions import SpecError
@@ -25,7 +25,12 @@ Resolver = Callable[[str], Path]
 
 @dataclass(frozen=True)
 class Reference:
-    """Figures of the unpruned model, the yardstick of budgets and of the leaderboard."""
+    """Figures of the unpruned model, the yardstick of budgets and of the leaderboard.
+
+    ``layers`` are its prunable layers in model order (name, kind, out_channels, group, as
+    :func:`pruning.analyze` reports them), so that a candidate's ratios can be shown as
+    channels kept per layer; empty for a reference recorded before layers were kept.
+    """
 
     params: int
     macs: int
@@ -33,9 +38,30 @@ class Reference:
     val_accuracy: float
     test_accuracy: float | None
     pretrain_seconds: float
+    layers: tuple[LayerInfo, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        """JSON-ready: ``layers`` as a list of ``{name, kind, out_channels, group}``."""
+        data = dict(vars(self))
+        data["layers"] = [dict(vars(layer)) for layer in self.layers]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The inverse of :meth:`to_dict`; a dict without ``layers`` (older) gives none."""
+        fields = {key: data[key] for key in _REFERENCE_FIELDS if key in data}
+        layers = tuple(LayerInfo(**layer) for layer in data.get("layers") or ())
+        return cls(**fields, layers=layers)
+
+
+_REFERENCE_FIELDS = (
+    "params",
+    "macs",
+    "latency_ms",
+    "val_accuracy",
+    "test_accuracy",
+    "pretrain_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,9 @@ def prepare(
     if not report.groups:
         raise SpecError("the model has no prunable layers", field="model")
     needs_latency = spec.budget.max_latency_ms is not None or "latency" in spec.search.objectives
+    reference = _reference(
+        spec, model, data, example, seconds, latency or needs_latency, evaluate_=train
+    )
     return Prepared(
         spec=spec,
         model=model.eval(),
@@ -110,9 +139,7 @@ def prepare(
         data=data,
         example_inputs=example,
         report=report,
-        reference=_reference(
-            spec, model, data, example, seconds, latency or needs_latency, evaluate_=train
-        ),
+        reference=replace(reference, layers=report.prunable),
     )
 
 

@@ -5,7 +5,7 @@
 
 from fastapi import APIRouter
 
-from service.api import artifacts, health, jobs, metrics
+from service.api import artifacts, health, insights, jobs, metrics
 from service.api.errors import install_error_handler
 
 __all__ = ["API_PREFIX", "api_router", "install_error_handler", "root_router"]
@@ -15,6 +15,7 @@ API_PREFIX = "/v1"
 api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(artifacts.router)
 api_router.include_router(jobs.router)
+api_router.include_router(insights.router)
 
 root_router = APIRouter()
 root_router.include_router(health.router)

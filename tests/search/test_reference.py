@@ -1,0 +1,39 @@
+"""``Reference``: the unpruned model's figures and prunable layers, through JSON and back."""
+
+from __future__ import annotations
+
+import json
+
+from search import Reference, prepare
+from tests.search.conftest import tiny_spec
+
+
+def test_reference_keeps_the_prunable_layers_through_json() -> None:
+    prepared = prepare(tiny_spec(), train=False)
+    reference = prepared.reference
+
+    data = json.loads(json.dumps(reference.to_dict()))
+
+    assert reference.layers == prepared.report.prunable
+    assert data["layers"] == [
+        {"name": layer.name, "kind": layer.kind, "out_channels": layer.out_channels,
+         "group": layer.group}
+        for layer in prepared.report.prunable
+    ]  # fmt: skip
+    assert Reference.from_dict(data) == reference
+
+
+def test_a_reference_recorded_without_layers_still_reads() -> None:
+    old = {
+        "params": 100,
+        "macs": 200,
+        "latency_ms": None,
+        "val_accuracy": 0.9,
+        "test_accuracy": None,
+        "pretrain_seconds": 1.5,
+    }
+
+    reference = Reference.from_dict(old)
+
+    assert reference.layers == ()
+    assert reference.to_dict() == {**old, "layers": []}
