@@ -7,7 +7,14 @@
 
 from search.callbacks import EpochEvent, SearchCallback, TrialEvent
 from search.candidates import Candidate
-from search.exceptions import BudgetError, SearchCancelled, SearchError, SpecError
+from search.exceptions import (
+    BudgetError,
+    ImportanceUnavailable,
+    SearchCancelled,
+    SearchError,
+    SpecError,
+)
+from search.insights import HistoryPoint, optimization_history, param_importances
 from search.preparation import Prepared, Reference, prepare
 from search.runner import SearchResult, SearchSession, default_study_name, run_search
 from search.spec import SearchSpec
@@ -17,6 +24,8 @@ __all__ = [
     "BudgetError",
     "Candidate",
     "EpochEvent",
+    "HistoryPoint",
+    "ImportanceUnavailable",
     "Prepared",
     "Reference",
     "SearchCallback",
@@ -28,6 +37,8 @@ __all__ = [
     "SpecError",
     "TrialEvent",
     "default_study_name",
+    "optimization_history",
+    "param_importances",
     "prepare",
     "run_search",
     "validate",

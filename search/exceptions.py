@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["BudgetError", "SearchCancelled", "SearchError", "SpecError"]
+__all__ = [
+    "BudgetError",
+    "ImportanceUnavailable",
+    "SearchCancelled",
+    "SearchError",
+    "SpecError",
+]
 
 
 class SearchError(Exception):
@@ -27,3 +33,12 @@ class BudgetError(SpecError):
 
 class SearchCancelled(SearchError):  # noqa: N818 - a signal, not a failure
     """A callback asked the search to stop; finished candidates are kept."""
+
+
+class ImportanceUnavailable(SearchError):  # noqa: N818 - a state of the study, not a fault
+    """A study's parameter importance cannot be computed yet: too few complete trials, or
+    nothing varied. ``trials_used`` is the number of usable (complete) trials."""
+
+    def __init__(self, message: str, *, trials_used: int) -> None:
+        super().__init__(message)
+        self.trials_used = trials_used

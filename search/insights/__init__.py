@@ -1,0 +1,18 @@
+"""What a finished or running study says: its optimisation history and which parameters
+mattered (Optuna's own fANOVA evaluator).
+
+>>> from search.insights import optimization_history, param_importances
+>>> optimization_history(study)[-1].best_so_far
+>>> param_importances(study, seed=0)          # {"keep:features.0": 0.61, ...}
+"""
+
+from search.insights._history import HistoryPoint, objective_direction, optimization_history
+from search.insights._importance import param_importances, usable_trials
+
+__all__ = [
+    "HistoryPoint",
+    "objective_direction",
+    "optimization_history",
+    "param_importances",
+    "usable_trials",
+]
