@@ -5,6 +5,7 @@
 >>> result.best, result.leaderboard
 """
 
+from search._log_context import LogContextFilter, current_log_context, log_context
 from search.callbacks import EpochEvent, SearchCallback, TrialEvent
 from search.candidates import Candidate
 from search.exceptions import (
@@ -26,6 +27,7 @@ __all__ = [
     "EpochEvent",
     "HistoryPoint",
     "ImportanceUnavailable",
+    "LogContextFilter",
     "Prepared",
     "Reference",
     "SearchCallback",
@@ -36,7 +38,9 @@ __all__ = [
     "SearchSpec",
     "SpecError",
     "TrialEvent",
+    "current_log_context",
     "default_study_name",
+    "log_context",
     "optimization_history",
     "param_importances",
     "prepare",

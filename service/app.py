@@ -94,13 +94,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     artifacts = ArtifactStore(settings.artifact_dir)
     app.state.database = database
     app.state.artifacts = artifacts
-    app.state.registry = make_registry(database)
     close: Callable[[], None] = _nothing
     override: Dispatcher | None = app.state.dispatcher_override
     if override is None:
         app.state.dispatcher, close = make_dispatcher(settings, database, artifacts)
     else:
         app.state.dispatcher = override
+    app.state.registry = make_registry(
+        database,
+        broker_url=settings.broker_url,
+        dispatcher=app.state.dispatcher,
+        heartbeat_s=settings.worker_heartbeat_s,
+    )
     mode = "embedded" if settings.embedded else "celery"
     log.info("prunesearch API up: %s execution, auth %s", mode, "on" if settings.auth else "off")
     try:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = Field(default=30, gt=0)
     stale_after_s: int = Field(default=300, gt=0)
     sweep_interval_s: int = Field(default=60, gt=0)
+    # Each worker process records a heartbeat this often; /metrics counts a worker alive
+    # while its last one is younger than three of these.
+    worker_heartbeat_s: float = Field(default=15.0, gt=0)
 
     # HTTP and auth.
     host: str = "127.0.0.1"
@@ -47,6 +50,7 @@ class Settings(BaseSettings):
     auth: bool = True
     allowed_factories: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line
 
     @property
     def max_upload_bytes(self) -> int:

@@ -7,8 +7,11 @@ starts. ``prunesearch worker`` runs the same app.
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
+from celery import Celery, signals
+
+from service._logging import configure_logging
 from service.jobs._wiring import make_store, worker_options
 from service.settings import get_settings
 from workers import configure, make_celery
@@ -24,6 +27,12 @@ def make_worker_app() -> Celery:
             "(without one, the API runs jobs itself in embedded mode)"
         )
     options = worker_options(settings)
+
+    def setup_logging(**_: Any) -> None:
+        # A receiver here means Celery leaves the root logger to us (text or JSON lines).
+        configure_logging(settings)
+
+    signals.setup_logging.connect(setup_logging, weak=False, dispatch_uid="prunesearch-logging")
     # The store is built lazily in each pool process, after the fork.
     configure(lambda: make_store(settings), options)
     return make_celery(options)

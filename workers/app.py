@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kombu.entity import Exchange, Queue
 
 from workers import runner
+from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import MAX_RETRIES, backoff_s, is_transient
 from workers.dispatch import CeleryDispatcher
 from workers.options import WorkerOptions
@@ -42,6 +43,9 @@ class _Config:
 
 _config: _Config | None = None
 _lock = threading.Lock()
+# Set in the worker's main process (worker_init), inherited by its forked pool children.
+_worker_queues: tuple[str, ...] = ()
+_heartbeat: Heartbeat | None = None
 
 
 def configure(store_factory: Callable[[], JobStore], options: WorkerOptions) -> None:
@@ -90,7 +94,45 @@ def make_celery(options: WorkerOptions) -> Celery:
     for name in runner.JOB_TASKS:
         app.task(name=name, base=JobTask, bind=True, shared=False)(_job_task(name))
     app.task(name=runner.SWEEP, base=JobTask, bind=True, shared=False)(_sweep)
+    # Signals are global to Celery; the uids keep one receiver however many apps are made.
+    signals.worker_init.connect(_on_worker_init, weak=False, dispatch_uid="prunesearch-init")
+    signals.worker_process_init.connect(
+        _on_worker_process_init, weak=False, dispatch_uid="prunesearch-process-init"
+    )
     return app
+
+
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process: remember the queues it consumes from."""
+    global _worker_queues
+    try:
+        _worker_queues = tuple(sorted(sender.app.amqp.queues.consume_from))
+    except AttributeError:
+        _worker_queues = ()
+
+
+def _on_worker_process_init(sender: Any = None, **_: Any) -> None:
+    """In each process that runs tasks (a prefork child, or the solo pool's worker): name
+    it after the Celery node and its pool index, and start its heartbeat thread."""
+    global _heartbeat
+    with _lock:
+        config = _config
+    if config is None:
+        log.warning("no worker heartbeat: workers.configure() was not called in this process")
+        return
+    who = Identity(worker=str(sender), process=_pool_index(), queues=_worker_queues)
+    set_identity(who)
+    _heartbeat = Heartbeat(
+        lambda: configured()[0], who, interval_s=config.options.worker_heartbeat_s
+    ).start()
+
+
+def _pool_index() -> int:
+    """A prefork child's index (reused by the child that replaces it); 0 elsewhere."""
+    from billiard.process import current_process  # type: ignore[import-untyped]
+
+    index = getattr(current_process(), "index", 0)
+    return int(index) if isinstance(index, int) else 0
 
 
 def _settings(options: WorkerOptions) -> dict[str, Any]:
@@ -185,12 +227,21 @@ def _retrying(task: Any) -> Iterator[None]:
 
 def _job_task(name: str) -> Callable[[Any, str], None]:
     def job_task(self: Any, job_id: str) -> None:
+        _name_this_worker(self)
         store, options = configured()
         with _retrying(self):
             runner.run_task(name, store, CeleryDispatcher(self.app), job_id, options)
 
     job_task.__name__ = job_task.__qualname__ = name.rpartition(".")[2]
     return job_task
+
+
+def _name_this_worker(task: Any) -> None:
+    """Slices are recorded under the node's name; a process whose heartbeat was not started
+    (a worker started without the signal, e.g. in tests) learns it from the request."""
+    hostname = getattr(task.request, "hostname", None)
+    if _heartbeat is None and hostname:
+        set_identity(Identity(worker=str(hostname), process=_pool_index(), queues=_worker_queues))
 
 
 def _sweep(self: Any) -> None:

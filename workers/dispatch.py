@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import abc
 import logging
+import socket
 import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from workers import runner
+from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import MAX_RETRIES, backoff_s, is_transient
 from workers.options import WorkerOptions
 from workers.store import JobStore
@@ -25,6 +28,11 @@ class Dispatcher(abc.ABC):
     @abc.abstractmethod
     def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
         """Queue ``task`` for ``job_id`` on ``queue`` (the job's device kind)."""
+
+    def queue_depths(self) -> dict[str, int] | None:
+        """Tasks waiting (not yet started) by queue, where this dispatcher holds the queue;
+        ``None`` where the broker does (read it there)."""
+        return None
 
 
 class CeleryDispatcher(Dispatcher):
@@ -62,6 +70,7 @@ class EmbeddedDispatcher(Dispatcher):
         self.options = options
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="prunesearch-task")
         self._pending = 0
+        self._waiting: Counter[str] = Counter()  # queued, not started, by queue
         self._idle = threading.Condition()
         self._closed = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -73,6 +82,16 @@ class EmbeddedDispatcher(Dispatcher):
                 daemon=True,
             )
             self._sweeper.start()
+        # This process is the worker: one heartbeat for the pool, like a Celery worker's.
+        who = Identity(worker=f"embedded@{socket.gethostname()}", queues=("cpu", "cuda"))
+        set_identity(who)
+        self._heartbeat = Heartbeat(
+            lambda: store, who, interval_s=options.worker_heartbeat_s
+        ).start()
+
+    def queue_depths(self) -> dict[str, int]:
+        with self._idle:
+            return {queue: self._waiting[queue] for queue in ("cpu", "cuda")}
 
     def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
         if task not in runner.TASKS:
@@ -83,9 +102,11 @@ class EmbeddedDispatcher(Dispatcher):
                 log.warning("not queueing %s for job %s: shutting down", task, job_id)
                 return
             self._pending += 1
+            self._waiting[queue] += 1
             # Under the lock, so that shutdown cannot close the pool between check and submit.
-            future = self._pool.submit(self._execute, task, job_id)
-        future.add_done_callback(self._done)  # also runs for a future cancelled at shutdown
+            future = self._pool.submit(self._execute, task, job_id, queue)
+        # Also runs for a future cancelled at shutdown.
+        future.add_done_callback(lambda done: self._done(done, queue))
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until no task is queued or running (continuations included); False if
@@ -99,10 +120,13 @@ class EmbeddedDispatcher(Dispatcher):
         with self._idle:
             self._closed.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._heartbeat.stop(timeout=None if wait else 0)
         if wait and self._sweeper is not None:
             self._sweeper.join()
 
-    def _execute(self, task: str, job_id: str) -> None:
+    def _execute(self, task: str, job_id: str, queue: str) -> None:
+        with self._idle:
+            self._waiting[queue] -= 1
         for attempt in range(MAX_RETRIES + 1):
             try:
                 runner.run_task(task, self.store, self, job_id, self.options)
@@ -118,9 +142,11 @@ class EmbeddedDispatcher(Dispatcher):
                     runner.fail_unexpected(self.store, job_id, task, exc)
                 return
 
-    def _done(self, _: Future[None]) -> None:
+    def _done(self, future: Future[None], queue: str) -> None:
         with self._idle:
             self._pending -= 1
+            if future.cancelled():
+                self._waiting[queue] -= 1  # dropped at shutdown before it started
             self._idle.notify_all()
 
     def _sweep_every(self, seconds: float) -> None:

@@ -33,6 +33,8 @@ class WorkerOptions:
     # Optuna's trial heartbeat: a trial silent for trial_grace_s is failed and retried.
     trial_heartbeat_s: int = 10
     trial_grace_s: int = 60
+    # How often each worker process records its own heartbeat (for /metrics).
+    worker_heartbeat_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.slice_trials < 1:
@@ -41,6 +43,8 @@ class WorkerOptions:
             raise ValueError(f"slice_seconds must be positive, not {self.slice_seconds}")
         if self.stale_after_s <= 0:
             raise ValueError(f"stale_after_s must be positive, not {self.stale_after_s}")
+        if self.worker_heartbeat_s <= 0:
+            raise ValueError(f"worker_heartbeat_s must be positive, not {self.worker_heartbeat_s}")
         if self.max_tasks_per_child < 1:
             raise ValueError(
                 f"max_tasks_per_child must be at least 1, not {self.max_tasks_per_child}"

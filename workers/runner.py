@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +27,8 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage, fail_stale_trials
 
 from pruning.exceptions import ExportError, PruningError
-from search import SearchCancelled, SearchResult, SpecError
+from search import SearchCancelled, SearchResult, SpecError, log_context
+from workers._heartbeat import count_slice, count_task, identity
 from workers._session_cache import SessionCache, study_storage
 from workers.options import WorkerOptions
 from workers.store import JobStore
@@ -95,10 +98,13 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
     # queued after the sweeper restarted the job; anything else (finalizing) is not ours.
     if not store.start(job_id):
         return
+    started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         with sessions.lend(store, ticket, options) as run:
             run.callback.beat(force=True)
-            run.session.run_slice(max_trials=options.slice_trials, timeout=options.slice_seconds)
+            ran = run.session.run_slice(
+                max_trials=options.slice_trials, timeout=options.slice_seconds
+            )
             finished = run.session.finished()
     except SearchCancelled:
         store.mark_cancelled(job_id)  # finished trials stay in the study and the store
@@ -106,6 +112,7 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
     except JOB_ERRORS as exc:
         store.fail(job_id, str(exc))
         return
+    _record_slice(store, job_id, started_at, time.perf_counter() - start, ran, finished)
     if not finished:
         # The continuation: no task may outlive the broker's visibility timeout.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
@@ -178,11 +185,36 @@ def sweep(store: JobStore, dispatcher: Dispatcher, options: WorkerOptions) -> li
 def run_task(
     task: str, store: JobStore, dispatcher: Dispatcher, job_id: str, options: WorkerOptions
 ) -> None:
-    """Run the task named ``task`` (what a Celery task or the embedded pool executes)."""
-    if task == SWEEP:
-        sweep(store, dispatcher, options)
-        return
-    JOB_TASKS[task](store, dispatcher, job_id, options)
+    """Run the task named ``task`` (what a Celery task or the embedded pool executes);
+    everything it logs carries the job id."""
+    try:
+        if task == SWEEP:
+            sweep(store, dispatcher, options)
+            return
+        with log_context(job_id=job_id):
+            JOB_TASKS[task](store, dispatcher, job_id, options)
+    finally:
+        count_task()
+
+
+def _record_slice(
+    store: JobStore, job_id: str, started_at: datetime, seconds: float, ran: int, finished: bool
+) -> None:
+    """Log the slice and record it for /metrics; a record that fails costs only the figure."""
+    count_slice()
+    log.info(
+        "slice of job %s done: %d trials in %.2f s%s",
+        job_id,
+        ran,
+        seconds,
+        "; the trial plan is met" if finished else "",
+    )
+    try:
+        store.record_slice(
+            job_id, worker=identity().worker, started_at=started_at, seconds=seconds, trials=ran
+        )
+    except Exception as exc:
+        log.warning("slice of job %s not recorded for metrics: %s", job_id, exc)
 
 
 JOB_TASKS: dict[str, Callable[[JobStore, Dispatcher, str, WorkerOptions], None]] = {

@@ -11,10 +11,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JobStore", "JobTicket"]
+__all__ = ["JobStore", "JobTicket", "WorkerBeat"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,25 @@ class JobTicket:
     @property
     def is_final(self) -> bool:
         return self.status in ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerBeat:
+    """A worker process's sign of life, with what it has done since it started.
+
+    ``worker`` names the worker (a Celery node name, ``w1@host``; ``embedded@host`` for the
+    API's thread pool) and ``process`` its pool process (a prefork child's index, which a
+    replacement child reuses); the two identify the beat's row.
+    """
+
+    worker: str
+    process: int
+    hostname: str
+    pid: int
+    queues: tuple[str, ...]
+    started_at: datetime  # aware, UTC
+    tasks_done: int
+    slices_done: int
 
 
 class JobStore(abc.ABC):
@@ -112,3 +132,13 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def stale_jobs(self, older_than_s: float) -> list[str]:
         """Running jobs whose runner has not reported for ``older_than_s`` seconds."""
+
+    @abc.abstractmethod
+    def record_slice(
+        self, job_id: str, *, worker: str, started_at: datetime, seconds: float, trials: int
+    ) -> None:
+        """A slice of ``job_id`` ended: ``trials`` trials in ``seconds`` on ``worker``."""
+
+    @abc.abstractmethod
+    def record_heartbeat(self, beat: WorkerBeat) -> None:
+        """Insert or update the beat's worker process, seen now."""

@@ -3,6 +3,7 @@ reported on test data that chose nothing. Idempotent: results live in the study.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,12 +14,15 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from pruning import EpochMetrics, evaluate, finetune, recalibrate_bn
+from search._log_context import log_context
 from search.baselines import GLOBAL, SEARCH, UNIFORM
 from search.callbacks import EpochEvent, SearchCallback
 from search.candidates._candidate import CRITERION, FEASIBLE, FINAL_PREFIX, KIND, PROXY, RATIOS
 from search.runner._objective import Objective, check_stop
 
 BEST = "best"
+
+log = logging.getLogger("search.trials")
 
 
 class Finalizer:
@@ -80,6 +84,18 @@ class Finalizer:
         return self.models[trial.number]
 
     def _final(self, trial: FrozenTrial) -> dict[str, Any]:
+        with log_context(trial_number=trial.number):
+            log.info("final fine-tune of trial %d started", trial.number)
+            final = self._train_final(trial)
+            log.info(
+                "final fine-tune of trial %d finished: accuracy %.4f in %.2f s",
+                trial.number,
+                final["accuracy"],
+                final["timings"]["final_s"],
+            )
+            return final
+
+    def _train_final(self, trial: FrozenTrial) -> dict[str, Any]:
         prepared = self.prepared
         options = prepared.spec.finetune
         start = time.perf_counter()

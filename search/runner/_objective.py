@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 from pruning import EpochMetrics, Policy, apply_policy, evaluate, finetune, recalibrate_bn
+from search._log_context import log_context
 from search.baselines import SEARCH
 from search.budget import BudgetMeter, Figures, Limits, project
 from search.callbacks import EpochEvent, SearchCallback
@@ -33,6 +35,8 @@ from search.space import layer_ratios, sample
 
 _BN_BATCHES = 20
 
+log = logging.getLogger("search.trials")
+
 
 class Objective:
     """Callable Optuna objective for one prepared search (one per process)."""
@@ -53,10 +57,16 @@ class Objective:
         self.proxy_data = _subset(prepared, prepared.spec.finetune.proxy_samples)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        check_stop(self.callbacks)
+        # Every line logged during the trial (ours, pruning's, Optuna's) carries its number.
+        with log_context(trial_number=trial.number):
+            check_stop(self.callbacks)
+            if KIND not in trial.user_attrs:
+                trial.set_user_attr(KIND, SEARCH)
+            log.info("trial %d started (%s)", trial.number, trial.user_attrs[KIND])
+            return self._evaluate(trial)
+
+    def _evaluate(self, trial: optuna.Trial) -> float | tuple[float, float]:
         spec = self.prepared.spec
-        if KIND not in trial.user_attrs:
-            trial.set_user_attr(KIND, SEARCH)
         start = time.perf_counter()
         sampled, criterion = sample(trial, self.prepared.report, spec.search)
         ratios, _ = project(self.meter, self.limits, sampled, max_ratio=self.max_ratio)

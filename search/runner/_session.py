@@ -7,6 +7,7 @@ processes (they share the study through its storage), then finalize.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from pruning.exceptions import PruningError
+from search._log_context import log_context
 from search.baselines import GLOBAL, UNIFORM, global_ratios, uniform_ratios
 from search.budget import BudgetMeter, Limits, check_reachable
 from search.callbacks import SearchCallback, TrialEvent
@@ -31,6 +33,8 @@ from search.space import as_params
 # A trial that raises one of these fails alone; the study goes on (Optuna records it).
 TRIAL_ERRORS: tuple[type[Exception], ...] = (PruningError, RuntimeError, ArithmeticError)
 DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+log = logging.getLogger("search.trials")
 
 
 class SearchSession:
@@ -156,6 +160,11 @@ class SearchSession:
         return {"latency": "latency_ms"}.get(second, second)
 
     def _on_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        with log_context(trial_number=trial.number):
+            _log_trial_end(trial)
+            self._report_trial(study, trial)
+
+    def _report_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         trials = study.get_trials(deepcopy=False)
         done = [t for t in trials if t.state in DONE_STATES]
         scores = [
@@ -176,6 +185,19 @@ class SearchSession:
         )
         for callback in self.callbacks:
             callback.on_trial_end(event)
+
+
+def _log_trial_end(trial: FrozenTrial) -> None:
+    seconds = trial.duration.total_seconds() if trial.duration is not None else float("nan")
+    score = trial.user_attrs.get(PROXY)
+    log.info(
+        "trial %d finished: %s in %.2f s (proxy score %s, feasible %s)",
+        trial.number,
+        trial.state.name.lower(),
+        seconds,
+        "-" if score is None else f"{float(score):.4f}",
+        bool(trial.user_attrs.get(FEASIBLE, False)),
+    )
 
 
 def _eta(done: Sequence[FrozenTrial], planned: int, parallelism: int) -> float | None:

@@ -67,6 +67,9 @@ def serve(
     """
     console = make_console(stderr=True)
     settings = load_settings(console)
+    from service._logging import configure_logging
+
+    configure_logging(settings)
     updates = {
         key: value for key, value in {"host": host, "port": port}.items() if value is not None
     }
@@ -86,7 +89,14 @@ def serve(
         Text(f"prunesearch API on http://{settings.host}:{settings.port} ({mode}, auth {auth}; ")
         + Text(f"database {shown_url(settings.database_url)})")
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's loggers propagate to the root handler configure_logging set.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
 
 
 def worker(
@@ -122,7 +132,10 @@ def worker(
             hint="without a broker, `prunesearch serve` runs the jobs itself (embedded)",
         )
     argv = worker_argv(settings, queues, concurrency, beat=beat)
+    from service._logging import configure_logging
     from service.worker import celery_app
+
+    configure_logging(settings)
 
     celery_app.worker_main(argv)
 

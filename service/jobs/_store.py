@@ -12,7 +12,7 @@ import math
 import tempfile
 import zipfile
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -30,10 +30,13 @@ from service.models import (
     Candidate,
     Job,
     JobStatus,
+    SliceRun,
+    WorkerProcess,
     transition,
     utcnow,
 )
 from workers import JobStore, JobTicket
+from workers.store import WorkerBeat
 
 __all__ = ["SqlJobStore"]
 
@@ -207,6 +210,53 @@ class SqlJobStore(JobStore):
         statement = select(Job.id).where(Job.status == _S.RUNNING, seen < cutoff)
         return self._tx(lambda session: list(session.scalars(statement)))
 
+    def record_slice(
+        self, job_id: str, *, worker: str, started_at: datetime, seconds: float, trials: int
+    ) -> None:
+        def work(session: Session) -> None:
+            _job(session, job_id)
+            session.add(
+                SliceRun(
+                    job_id=job_id,
+                    worker=worker[:255],
+                    started_at=started_at,
+                    seconds=max(0.0, float(seconds)),
+                    trials=int(trials),
+                )
+            )
+
+        self._tx(work)
+
+    def record_heartbeat(self, beat: WorkerBeat) -> None:
+        row = {
+            "worker": beat.worker[:255],
+            "process": beat.process,
+            "hostname": beat.hostname[:255],
+            "pid": beat.pid,
+            "queues": list(beat.queues),
+            "started_at": beat.started_at,
+            "last_seen": utcnow(),
+            "tasks_done": beat.tasks_done,
+            "slices_done": beat.slices_done,
+        }
+
+        def work(session: Session) -> None:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(WorkerProcess).values(row)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["worker", "process"],
+                    set_={
+                        key: statement.excluded[key]
+                        for key in row
+                        if key not in ("worker", "process")
+                    },
+                )
+            )
+
+        self._tx(work)
+
     # -- internals --
 
     def _tx(self, work: Callable[[Session], T]) -> T:
@@ -281,6 +331,7 @@ def _candidate_row(job_id: str, candidate: Mapping[str, Any]) -> dict[str, Any]:
     }
     row["ratios"] = row["ratios"] or {}
     row["timings"] = row["timings"] or {}
+    row["trial_s"], row["final_s"] = durations(row["timings"])
     return {**row, "job_id": job_id, "number": int(candidate["number"]), "updated_at": utcnow()}
 
 
@@ -294,6 +345,20 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
         index_elements=["job_id", "number"],
         set_={key: statement.excluded[key] for key in changed},
     )
+
+
+def durations(timings: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(trial seconds, final fine-tune seconds) from a candidate's timings: the trial is
+    pruning plus the proxy fine-tune (``prune_s + proxy_s``), the final is ``final_s``."""
+    trial = [float(timings[key]) for key in ("prune_s", "proxy_s") if _number(timings.get(key))]
+    final = timings.get("final_s")
+    return (sum(trial) if trial else None), (
+        float(final) if isinstance(final, int | float) and _number(final) else None
+    )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _finite(value: float | None) -> float | None:

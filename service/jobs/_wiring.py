@@ -30,6 +30,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         # A trial silent for a few heartbeats is failed and retried (no setting of its own).
         trial_heartbeat_s=settings.heartbeat_interval_s,
         trial_grace_s=max(60, 4 * settings.heartbeat_interval_s),
+        worker_heartbeat_s=settings.worker_heartbeat_s,
     )
 
 

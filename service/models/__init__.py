@@ -12,6 +12,7 @@ from service.models._base import TABLE_PREFIX, Base, new_id, utcnow
 from service.models._enums import ArtifactKind, CandidateKind, DeviceKind, JobStatus
 from service.models._job import Candidate, Job, JobEvent
 from service.models._queries import find_idempotent_job, get_owned
+from service.models._telemetry import SliceRun, WorkerProcess
 from service.models.lifecycle import ALLOWED_TRANSITIONS, add_job, request_cancel, transition
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobStatus",
+    "SliceRun",
+    "WorkerProcess",
     "add_job",
     "find_idempotent_job",
     "get_owned",

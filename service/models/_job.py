@@ -136,6 +136,9 @@ class Candidate(Base):
     feasible: Mapped[bool] = mapped_column(default=False)
     pareto: Mapped[bool] = mapped_column(default=False)
     timings: Mapped[dict[str, float]] = mapped_column(JsonType, default=dict)
+    # From the timings, in columns of their own so /metrics aggregates them in SQL.
+    trial_s: Mapped[float | None] = mapped_column(Float)  # prune + proxy fine-tune
+    final_s: Mapped[float | None] = mapped_column(Float)  # the final fine-tune
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

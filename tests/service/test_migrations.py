@@ -13,7 +13,15 @@ from sqlalchemy import Engine, inspect, text
 
 from service.db import VERSION_TABLE, alembic_config, make_engine, migrate, schema_is_current
 
-OUR_TABLES = {"ps_api_keys", "ps_artifacts", "ps_jobs", "ps_candidates", "ps_job_events"}
+OUR_TABLES = {
+    "ps_api_keys",
+    "ps_artifacts",
+    "ps_jobs",
+    "ps_candidates",
+    "ps_job_events",
+    "ps_slices",
+    "ps_workers",
+}
 
 
 def _head() -> str:

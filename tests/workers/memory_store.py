@@ -16,10 +16,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from workers import JobStore, JobTicket
+from workers.store import WorkerBeat
 
 FINAL = ("succeeded", "failed", "cancelled")
 
@@ -55,6 +57,8 @@ class MemoryStore(JobStore):
         self._jobs: dict[str, StoredJob] = {}
         self._artifacts: dict[str, tuple[str, Path]] = {}  # id -> (owner, path)
         self._lock = threading.RLock()
+        self.slices: list[dict[str, Any]] = []  # record_slice's arguments, in order
+        self.heartbeats: dict[tuple[str, int], WorkerBeat] = {}  # the last beat per process
 
     # -- what the service would do (submit, cancel, upload), and reads for assertions --
 
@@ -204,6 +208,26 @@ class MemoryStore(JobStore):
                 for job in self._jobs.values()
                 if job.status == "running" and now - job.heartbeat_at > older_than_s
             ]
+
+    def record_slice(
+        self, job_id: str, *, worker: str, started_at: datetime, seconds: float, trials: int
+    ) -> None:
+        with self._lock:
+            if job_id not in self._jobs:
+                raise KeyError(job_id)
+            self.slices.append(
+                {
+                    "job_id": job_id,
+                    "worker": worker,
+                    "started_at": started_at,
+                    "seconds": seconds,
+                    "trials": trials,
+                }
+            )
+
+    def record_heartbeat(self, beat: WorkerBeat) -> None:
+        with self._lock:
+            self.heartbeats[(beat.worker, beat.process)] = beat
 
     # -- internals --
 

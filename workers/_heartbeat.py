@@ -1,0 +1,132 @@
+"""Who this worker process is, what it has done, and its heartbeat thread.
+
+Each process that runs tasks (a Celery pool child, or the API process in embedded mode)
+counts its tasks and slices here and starts one :class:`Heartbeat`: a daemon thread that
+records a :class:`~workers.store.WorkerBeat` through the job store every few seconds, so
+that /metrics, read from the database by any API replica, knows which workers are alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from workers.store import JobStore, WorkerBeat
+
+__all__ = ["Heartbeat", "Identity", "count_slice", "count_task", "identity", "set_identity"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The worker (node) and pool process this process is, and the queues it serves."""
+
+    worker: str
+    process: int = 0
+    queues: tuple[str, ...] = ()
+
+
+@dataclass
+class _Counts:
+    tasks: int = 0
+    slices: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_counts = _Counts()
+_identity = Identity(worker=f"{socket.gethostname()}/{os.getpid()}")
+_identity_lock = threading.Lock()
+
+
+def identity() -> Identity:
+    """This process's identity (default: ``host/pid`` until a worker sets one)."""
+    with _identity_lock:
+        return _identity
+
+
+def set_identity(value: Identity) -> None:
+    global _identity
+    with _identity_lock:
+        _identity = value
+
+
+def count_task() -> None:
+    with _counts.lock:
+        _counts.tasks += 1
+
+
+def count_slice() -> None:
+    with _counts.lock:
+        _counts.slices += 1
+
+
+def counts() -> tuple[int, int]:
+    """(tasks, slices) this process has run."""
+    with _counts.lock:
+        return _counts.tasks, _counts.slices
+
+
+class Heartbeat:
+    """Records this process's :class:`WorkerBeat` now and then every ``interval_s``.
+
+    ``store`` is called on the thread for each beat (so a store built lazily is built
+    there). A beat that fails (database down) is logged; the next one tries again.
+    """
+
+    def __init__(
+        self,
+        store: Callable[[], JobStore],
+        who: Identity,
+        *,
+        interval_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.who = who
+        self.interval_s = interval_s
+        self.clock = clock
+        self.started_at = clock()
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prunesearch-heartbeat", daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def beat(self) -> None:
+        """Record one beat now."""
+        tasks, slices = counts()
+        self.store().record_heartbeat(
+            WorkerBeat(
+                worker=self.who.worker,
+                process=self.who.process,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                queues=self.who.queues,
+                started_at=self.started_at,
+                tasks_done=tasks,
+                slices_done=slices,
+            )
+        )
+        self.beats += 1
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.beat()
+            except Exception as exc:  # the database may be away for a while
+                log.warning("worker heartbeat of %s not recorded: %s", self.who.worker, exc)
+            if self._stop.wait(self.interval_s):
+                return
