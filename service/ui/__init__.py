@@ -11,4 +11,6 @@ __all__ = ["ui_router"]
 
 ui_router = APIRouter(prefix="/ui", include_in_schema=False)
 ui_router.include_router(_pages.router)
+# /ui itself: an included router cannot hold the empty path, so it sits here.
+ui_router.add_api_route("", _pages.jobs_page, methods=["GET"])
 ui_router.include_router(_dashboard.router)

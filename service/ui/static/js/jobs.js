@@ -1,0 +1,88 @@
+// The jobs list (/ui): the caller's jobs, newest first, refreshed while any is active.
+import {
+  $, api, el, FINAL_STATUSES, fmtAgo, fmtDuration, fmtPercent, fmtTime, progressBar,
+  setupSession, statusBadge,
+} from "./common.js";
+
+const PAGE_SIZE = 20;
+const REFRESH_MS = 3000;
+
+const state = { offset: 0, status: "", timer: null, running: false };
+
+function jobRow(job) {
+  const { progress, timings } = job;
+  const done = progress.trials_done;
+  const planned = progress.trials_planned;
+  const failed = progress.trials_failed ? ` · ${progress.trials_failed} failed` : "";
+  return el(
+    "tr",
+    { "data-testid": "job-row", "data-job-id": job.id, "data-status": job.status },
+    el("td", {}, el("a", { href: `/ui/jobs/${encodeURIComponent(job.id)}`, "data-testid": "job-link" }, job.name),
+      el("div", { class: "muted small mono" }, job.id.slice(0, 12))),
+    el("td", {}, statusBadge(job.status), job.cancel_requested && !FINAL_STATUSES.has(job.status)
+      ? el("span", { class: "muted small" }, " cancelling") : null),
+    el("td", {}, el("div", { class: "progress-cell" },
+      progressBar(done, planned, job.status, `trials of ${job.name}`),
+      el("span", { class: "count", title: `${done} of ${planned} trials done${failed}` }, `${done}/${planned}`))),
+    el("td", { class: "num", "data-testid": "job-best" }, fmtPercent(progress.best_score)),
+    el("td", { class: "num" }, fmtDuration(timings.run_s)),
+    el("td", { title: fmtTime(timings.created_at) }, fmtAgo(timings.created_at)),
+  );
+}
+
+async function load() {
+  clearTimeout(state.timer);
+  if (!state.running) return;
+  const params = new URLSearchParams({ limit: PAGE_SIZE, offset: state.offset });
+  if (state.status) params.set("status", state.status);
+  const error = $("#jobs-error");
+  let page;
+  try {
+    page = await api(`/v1/jobs?${params}`);
+    error.hidden = true;
+  } catch (failure) {
+    if (failure.status === 401) return;
+    error.hidden = false;
+    error.textContent = failure.message;
+    state.timer = setTimeout(load, REFRESH_MS * 3);
+    return;
+  }
+  if (!state.running) return;
+  $("#jobs-body").replaceChildren(...page.items.map(jobRow));
+  $("#jobs-empty").hidden = page.items.length > 0;
+  $("#jobs-total").textContent = `${page.total} job${page.total === 1 ? "" : "s"}`;
+  const first = page.total ? page.offset + 1 : 0;
+  $("#jobs-range").textContent = `${first}–${page.offset + page.items.length} of ${page.total}`;
+  $("#jobs-prev").disabled = page.offset === 0;
+  $("#jobs-next").disabled = page.offset + page.items.length >= page.total;
+  const active = page.items.some((job) => !FINAL_STATUSES.has(job.status));
+  $("#jobs-refresh").textContent = active
+    ? `Live: refreshed every ${REFRESH_MS / 1000} s while a job is active.`
+    : `Updated ${new Date().toLocaleTimeString()}.`;
+  if (active) state.timer = setTimeout(load, REFRESH_MS);
+}
+
+$("#status-filter").addEventListener("change", (event) => {
+  state.status = event.target.value;
+  state.offset = 0;
+  load();
+});
+$("#jobs-prev").addEventListener("click", () => {
+  state.offset = Math.max(0, state.offset - PAGE_SIZE);
+  load();
+});
+$("#jobs-next").addEventListener("click", () => {
+  state.offset += PAGE_SIZE;
+  load();
+});
+
+setupSession({
+  start: () => {
+    state.running = true;
+    load();
+  },
+  stop: () => {
+    state.running = false;
+    clearTimeout(state.timer);
+  },
+});
