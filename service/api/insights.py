@@ -4,18 +4,24 @@ parameter importances). Owner-scoped like every /v1/jobs route."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.deps import OwnerDep, SessionDep
+from service.api.deps import DatabaseDep, OwnerDep, SessionDep
 from service.api.schemas import CandidateOut, ErrorOut
 from service.jobs import (
+    ImportanceCache,
+    StudyStorages,
     budget_figures,
     candidate_layers,
     get_candidate,
+    job_history,
+    job_importances,
     job_options,
     point_rows,
     reference_layers,
@@ -25,10 +31,16 @@ from service.models import Candidate, CandidateKind, Job, get_owned
 __all__ = [
     "BudgetOut",
     "CandidateDetailOut",
+    "HistoryOut",
+    "HistoryPointOut",
+    "ImportanceOut",
     "LayerOut",
+    "ParamImportanceOut",
     "PointOut",
     "PointsOut",
     "ReferenceOut",
+    "get_importance_cache",
+    "get_study_storages",
     "router",
 ]
 
@@ -128,6 +140,38 @@ class LayerOut(BaseModel):
     ratio: float
 
 
+class HistoryPointOut(BaseModel):
+    """One trial of the study, in trial order."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    kind: str = Field(description="uniform, global or search")
+    state: str = Field(description="Optuna's trial state in lower case")
+    value: float | None = Field(description="the (first) objective value; None unless complete")
+    best_so_far: float | None = Field(
+        description="best value of the trials up to this one (direction-aware)"
+    )
+
+
+class HistoryOut(BaseModel):
+    direction: Literal["maximize", "minimize"] = Field(
+        description="of the first objective (the score); a two-objective study is read on it"
+    )
+    points: list[HistoryPointOut] = Field(description="empty until the study exists")
+
+
+class ParamImportanceOut(BaseModel):
+    name: str = Field(description="the Optuna parameter (keep:<group root>, criterion)")
+    importance: float = Field(description="share of the score's variance (fANOVA); sums to 1")
+
+
+class ImportanceOut(BaseModel):
+    params: list[ParamImportanceOut] = Field(description="most important first")
+    trials_used: int = Field(description="complete trials the importances come from")
+    message: str | None = Field(description="why ``params`` is empty, else None")
+
+
 class CandidateDetailOut(CandidateOut):
     """A leaderboard row plus the policy spelled out per layer."""
 
@@ -142,7 +186,43 @@ class CandidateDetailOut(CandidateOut):
         return cls(**row, granularity=granularity, layers=layers)
 
 
-router = APIRouter(prefix="/jobs", tags=["insights"])
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Close the study storages the routes opened (one engine per storage URL)."""
+    try:
+        yield
+    finally:
+        storages: StudyStorages | None = getattr(app.state, "study_storages", None)
+        if storages is not None:
+            storages.close()
+
+
+router = APIRouter(prefix="/jobs", tags=["insights"], lifespan=_lifespan)
+_STATE_LOCK = threading.Lock()
+
+
+def get_study_storages(request: Request, database: DatabaseDep) -> StudyStorages:
+    """The app's study storages, made on first use (default: the service's database)."""
+    state = request.app.state
+    with _STATE_LOCK:
+        storages = getattr(state, "study_storages", None)
+        if storages is None:
+            url = database.engine.url.render_as_string(hide_password=False)
+            storages = state.study_storages = StudyStorages(url)
+    return cast(StudyStorages, storages)
+
+
+def get_importance_cache(request: Request) -> ImportanceCache:
+    state = request.app.state
+    with _STATE_LOCK:
+        cache = getattr(state, "importance_cache", None)
+        if cache is None:
+            cache = state.importance_cache = ImportanceCache()
+    return cast(ImportanceCache, cache)
+
+
+StoragesDep = Annotated[StudyStorages, Depends(get_study_storages)]
+ImportanceCacheDep = Annotated[ImportanceCache, Depends(get_importance_cache)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
@@ -188,4 +268,37 @@ def get_candidate_detail(
         candidate,
         granularity=options.granularity,
         layers=[LayerOut.model_validate(layer) for layer in layers],
+    )
+
+
+@router.get("/{job_id}/history", response_model=HistoryOut, responses=_ERRORS)
+def get_history(
+    job_id: str, owner: OwnerDep, session: SessionDep, storages: StoragesDep
+) -> HistoryOut:
+    """The study's optimisation history: every trial's value and the best so far."""
+    job = get_owned(session, Job, job_id, owner)
+    history = job_history(storages, job)
+    return HistoryOut(
+        direction="maximize" if history.direction == "maximize" else "minimize",
+        points=[HistoryPointOut.model_validate(point) for point in history.points],
+    )
+
+
+@router.get("/{job_id}/importance", response_model=ImportanceOut, responses=_ERRORS)
+def get_importance(
+    job_id: str,
+    owner: OwnerDep,
+    session: SessionDep,
+    storages: StoragesDep,
+    cache: ImportanceCacheDep,
+) -> ImportanceOut:
+    """How much each searched parameter explains the score (Optuna's fANOVA over the
+    complete trials, seeded; cached until more trials finish). Empty, with a message, while
+    the study has too few complete trials or does not exist yet."""
+    job = get_owned(session, Job, job_id, owner)
+    found = job_importances(storages, cache, job)
+    return ImportanceOut(
+        params=[ParamImportanceOut(name=k, importance=v) for k, v in found.params.items()],
+        trials_used=found.trials_used,
+        message=found.message,
     )

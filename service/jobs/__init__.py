@@ -33,20 +33,34 @@ from service.jobs._leaderboard import (
     list_jobs,
 )
 from service.jobs._store import SqlJobStore
+from service.jobs._studies import (
+    NO_STUDY,
+    History,
+    ImportanceCache,
+    Importances,
+    StudyStorages,
+    job_history,
+    job_importances,
+)
 from service.jobs._submit import QueueUnavailable, Submission, enqueue_job, study_name, submit_job
 from service.jobs._wiring import make_dispatcher, make_store, worker_options
 
 __all__ = [
     "BUNDLE_MEMBERS",
     "FORMATS",
+    "NO_STUDY",
     "SORT_KEYS",
     "BestModel",
     "BudgetFigures",
     "Format",
+    "History",
+    "ImportanceCache",
+    "Importances",
     "LayerView",
     "LeaderboardQuery",
     "QueueUnavailable",
     "SqlJobStore",
+    "StudyStorages",
     "SortKey",
     "Submission",
     "available_formats",
@@ -55,6 +69,8 @@ __all__ = [
     "budget_figures",
     "candidate_layers",
     "get_candidate",
+    "job_history",
+    "job_importances",
     "job_options",
     "leaderboard_page",
     "list_jobs",

@@ -12,16 +12,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
-from sqlalchemy import Engine, event
+from optuna.distributions import BaseDistribution, FloatDistribution
+from optuna.trial import TrialState
+from sqlalchemy import Engine, event, update
 
+import service.jobs._studies as studies
 from pruning import LayerInfo
 from pruning.policy import kept_channels
-from search import SearchSpec, prepare
-from service.jobs import SqlJobStore, candidate_layers
-from service.models import JobStatus
+from search import SearchSpec, param_importances, prepare
+from service.jobs import NO_STUDY, SqlJobStore, StudyStorages, candidate_layers
+from service.models import Job, JobStatus
 from tests.service.factories import (
     SPEC,
     ApiEnv,
@@ -249,7 +254,7 @@ def test_coupled_layers_share_their_group_ratio() -> None:
 # -- owners and unknown ids --
 
 
-@pytest.mark.parametrize("suffix", ["points", "candidates/0"])
+@pytest.mark.parametrize("suffix", ["points", "candidates/0", "history", "importance"])
 def test_another_owners_job_is_a_404(
     env: ApiEnv, alice: dict[str, str], job_id: str, suffix: str
 ) -> None:
@@ -303,3 +308,121 @@ def test_the_leaderboard_pages_10000_candidates_in_three_queries(
     assert (body["total"], len(body["items"])) == (N, 40)
     # the COUNT, the sorted ids of the page, then the page's rows: never one per row
     assert len([sql for sql in seen if "ps_candidates" in sql]) == 3
+
+
+# -- the study: history and importance --
+
+SPACE: dict[str, BaseDistribution] = {
+    "keep:a": FloatDistribution(0.05, 1.0),
+    "keep:b": FloatDistribution(0.05, 1.0),
+}
+
+
+def _make_study(env: ApiEnv, job_id: str, trials: int) -> optuna.Study:
+    """The job's study in the app's database, as search writes it: ``trials`` trials, the
+    enqueued baseline first (kind user attrs), trial 2 failed; the score follows keep:a."""
+    with env.session() as session:
+        name = session.get(Job, job_id).study_name  # type: ignore[union-attr]
+    study = optuna.create_study(
+        storage=env.settings.database_url,
+        study_name=name,
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    study.enqueue_trial({"keep:a": 0.5, "keep:b": 0.5}, user_attrs={"kind": "uniform"})
+    for number in range(trials):
+        trial = study.ask(SPACE)
+        if "kind" not in trial.user_attrs:
+            trial.set_user_attr("kind", "search")
+        if number == 2:
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, 0.1 + 0.8 * trial.params["keep:a"] + 0.01 * trial.params["keep:b"])
+    return study
+
+
+def _set_trials_done(env: ApiEnv, job_id: str, done: int) -> None:
+    with env.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(trials_done=done))
+        session.commit()
+
+
+def test_history_of_a_job_with_a_study(env: ApiEnv, alice: dict[str, str]) -> None:
+    job = _job(env, None)
+    study = _make_study(env, job, 8)
+
+    body = _get(env, f"/v1/jobs/{job}/history", alice)
+
+    assert body["direction"] == "maximize"
+    points = body["points"]
+    assert [p["number"] for p in points] == list(range(8))
+    assert [p["kind"] for p in points[:2]] == ["uniform", "search"]
+    assert set(points[0]) == {"number", "kind", "state", "value", "best_so_far"}
+    assert (points[2]["state"], points[2]["value"]) == ("fail", None)
+    values = [p["value"] for p in points if p["value"] is not None]
+    assert points[-1]["best_so_far"] == max(values) == study.best_value
+
+
+def test_importance_of_a_job_with_a_study_is_cached_per_trials_done(
+    env: ApiEnv, alice: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = _job(env, None)
+    study = _make_study(env, job, 12)
+    calls: list[int] = []
+
+    def counting(study: optuna.Study, *, seed: int = 0) -> dict[str, float]:
+        calls.append(seed)
+        return param_importances(study, seed=seed)
+
+    monkeypatch.setattr(studies, "param_importances", counting)
+    path = f"/v1/jobs/{job}/importance"
+
+    first = _get(env, path, alice)
+    again = _get(env, path, alice)
+    _set_trials_done(env, job, 11)
+    moved = _get(env, path, alice)
+
+    assert first == again == moved
+    assert len(calls) == 2  # once per trials done
+    assert first["message"] is None
+    assert first["trials_used"] == 11  # 12 trials, one failed
+    names = [p["name"] for p in first["params"]]
+    assert names == list(param_importances(study, seed=0)) and names[0] == "keep:a"
+    assert sum(p["importance"] for p in first["params"]) == pytest.approx(1.0)
+
+
+def test_importance_with_too_few_trials_says_why(env: ApiEnv, alice: dict[str, str]) -> None:
+    job = _job(env, None)
+    _make_study(env, job, 1)  # the baseline alone
+
+    body = _get(env, f"/v1/jobs/{job}/importance", alice)
+
+    assert body["params"] == [] and body["trials_used"] == 1
+    assert "at least 2 complete trials" in body["message"]
+
+
+def test_a_job_without_a_study_yet_has_empty_history_and_importance(
+    env: ApiEnv, alice: dict[str, str]
+) -> None:
+    with env.session() as session:
+        job = make_job(session, "alice").id  # queued: no study
+
+    history = _get(env, f"/v1/jobs/{job}/history", alice)
+    importance = _get(env, f"/v1/jobs/{job}/importance", alice)
+
+    assert history == {"direction": "maximize", "points": []}
+    assert importance == {"params": [], "trials_used": 0, "message": NO_STUDY}
+
+
+def test_one_storage_per_url_is_shared_and_closed_with_the_app(tmp_path: Path) -> None:
+    with api_env(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "store") as e:
+        alice = e.key("alice")
+        with e.session() as session:
+            job = make_job(session, "alice").id
+        for _ in range(3):
+            _get(e, f"/v1/jobs/{job}/history", alice)
+        storages: StudyStorages = e.client.app.state.study_storages  # type: ignore[attr-defined]
+        opened = storages.storage()
+        assert storages.storage() is opened
+        assert len(storages) == 1
+    assert len(storages) == 0  # closed by the app's shutdown

@@ -1,0 +1,148 @@
+"""Reading jobs' Optuna studies from the API: storages shared per URL, importances cached.
+
+Opening an :class:`optuna.storages.RDBStorage` builds an engine and checks Optuna's schema:
+far too slow per request. :class:`StudyStorages` opens one per URL, lazily, and shares it
+between requests (the app keeps one and closes it at shutdown). fANOVA is not cheap either:
+:class:`ImportanceCache` keeps each job's answer until its trial count moves.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.storages import RDBStorage
+
+from search import HistoryPoint, ImportanceUnavailable, optimization_history, param_importances
+from search.insights import objective_direction, usable_trials
+from service.models import Job
+from service.settings import normalize_database_url
+
+__all__ = [
+    "NO_STUDY",
+    "History",
+    "ImportanceCache",
+    "Importances",
+    "StudyStorages",
+    "job_history",
+    "job_importances",
+]
+
+NO_STUDY = "the job's study does not exist yet: it starts when the job is prepared"
+
+
+class StudyStorages:
+    """One Optuna storage per URL, opened on first use and shared (thread-safe)."""
+
+    def __init__(self, default_url: str) -> None:
+        self.default_url = default_url
+        self._storages: dict[str, RDBStorage] = {}
+        self._lock = threading.Lock()
+
+    def storage(self, url: str | None = None) -> RDBStorage:
+        """The storage at ``url`` (None: the service's own database)."""
+        url = normalize_database_url(url or self.default_url)
+        with self._lock:
+            found = self._storages.get(url)
+            if found is None:
+                found = self._storages[url] = _open(url)
+            return found
+
+    def load(self, job: Job) -> optuna.Study | None:
+        """``job``'s study, or None while it does not exist (a queued job)."""
+        storage = self.storage(job.storage_url)
+        try:
+            storage.get_study_id_from_name(job.study_name)
+        except KeyError:
+            return None
+        return optuna.load_study(study_name=job.study_name, storage=storage)
+
+    def __len__(self) -> int:
+        """How many storages are open."""
+        with self._lock:
+            return len(self._storages)
+
+    def close(self) -> None:
+        """Close every storage's connection pool."""
+        with self._lock:
+            storages, self._storages = list(self._storages.values()), {}
+        for storage in storages:
+            storage.engine.dispose()
+
+
+def _open(url: str) -> RDBStorage:
+    connect: dict[str, object] = {"timeout": 30} if url.startswith("sqlite") else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True, "connect_args": connect})
+
+
+@dataclass(frozen=True)
+class History:
+    direction: str
+    points: list[HistoryPoint]
+
+
+def job_history(storages: StudyStorages, job: Job) -> History:
+    """The study's trials with the running best; empty (maximize) before the study exists."""
+    study = storages.load(job)
+    if study is None:
+        return History(direction="maximize", points=[])  # the score: accuracy, maximised
+    return History(direction=objective_direction(study), points=optimization_history(study))
+
+
+@dataclass(frozen=True)
+class Importances:
+    """Parameter importances, most important first; empty with ``message`` saying why."""
+
+    params: dict[str, float]
+    trials_used: int
+    message: str | None = None
+
+
+@dataclass
+class ImportanceCache:
+    """Importances per (job id, trials done): recomputed only when more trials finished.
+    Holds the ``size`` most recently used jobs."""
+
+    size: int = 256
+    _items: OrderedDict[tuple[str, int], Importances] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[str, int]) -> Importances | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int], value: Importances) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def job_importances(
+    storages: StudyStorages, cache: ImportanceCache, job: Job, *, seed: int = 0
+) -> Importances:
+    """fANOVA importances of ``job``'s study (seeded), cached per trials done."""
+    key = (job.id, job.trials_done)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    study = storages.load(job)
+    if study is None:
+        return Importances(params={}, trials_used=0, message=NO_STUDY)
+    try:
+        params = param_importances(study, seed=seed)
+    except ImportanceUnavailable as exc:
+        result = Importances(params={}, trials_used=exc.trials_used, message=str(exc))
+    else:
+        result = Importances(params=params, trials_used=len(usable_trials(study)))
+    cache.put(key, result)
+    return result
