@@ -10,6 +10,18 @@
 
 from service.client._client import DEFAULT_URL, KEY_ENV, URL_ENV, Client, SpecLike
 from service.client._errors import ClientError
+from service.client._insights import (
+    BudgetLimits,
+    CandidateDetail,
+    CandidateLayer,
+    History,
+    Importance,
+    JobPoints,
+    ParamImportance,
+    Point,
+    ReferenceFigures,
+    TrialPoint,
+)
 from service.client._models import (
     FINAL_STATUSES,
     ArtifactInfo,
@@ -33,17 +45,27 @@ __all__ = [
     "URL_ENV",
     "ArtifactInfo",
     "BestInfo",
+    "BudgetLimits",
+    "CandidateDetail",
     "CandidateInfo",
+    "CandidateLayer",
     "Client",
     "ClientError",
+    "History",
+    "Importance",
     "JobEvent",
     "JobInfo",
     "JobPage",
+    "JobPoints",
     "JobStatus",
     "JobSummary",
     "LeaderboardPage",
     "ModelFormat",
+    "ParamImportance",
+    "Point",
     "Progress",
+    "ReferenceFigures",
     "SpecLike",
     "Timings",
+    "TrialPoint",
 ]

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from service.client._errors import ClientError, error_from_response
+from service.client._insights import CandidateDetail, History, Importance, JobPoints
 from service.client._models import (
     ArtifactInfo,
     ArtifactKind,
@@ -210,6 +211,25 @@ class Client:
     def best(self, job_id: str) -> BestInfo:
         """The best candidate (final once the job succeeded), its gains over the baselines."""
         return _parse(BestInfo, self._request("GET", f"/v1/jobs/{job_id}/best"))
+
+    # -- the job page's data --
+
+    def points(self, job_id: str) -> JobPoints:
+        """Every candidate as a point (by trial number), the reference, the budget."""
+        return _parse(JobPoints, self._request("GET", f"/v1/jobs/{job_id}/points"))
+
+    def candidate(self, job_id: str, number: int) -> CandidateDetail:
+        """Candidate ``number`` with its policy per prunable layer (channels kept)."""
+        response = self._request("GET", f"/v1/jobs/{job_id}/candidates/{number}")
+        return _parse(CandidateDetail, response)
+
+    def history(self, job_id: str) -> History:
+        """The study's trials in order, each with its value and the best so far."""
+        return _parse(History, self._request("GET", f"/v1/jobs/{job_id}/history"))
+
+    def importance(self, job_id: str) -> Importance:
+        """Parameter importances (fANOVA), or an empty list and the reason."""
+        return _parse(Importance, self._request("GET", f"/v1/jobs/{job_id}/importance"))
 
     def download(
         self, job_id: str, dest: str | os.PathLike[str], *, format: ModelFormat = "bundle"

@@ -23,23 +23,34 @@ from safetensors.torch import save_file
 
 from pruning import evaluate, load_bundle, zoo
 from pruning.data import load_builtin
-from service.api import schemas
+from pruning.policy import kept_channels
+from service.api import insights, schemas
 from service.app import create_app
 from service.auth import create_key
 from service.cli._local_server import serve_in_thread
 from service.client import (
     ArtifactInfo,
     BestInfo,
+    BudgetLimits,
+    CandidateDetail,
     CandidateInfo,
+    CandidateLayer,
     Client,
     ClientError,
+    History,
+    Importance,
     JobEvent,
     JobInfo,
     JobPage,
+    JobPoints,
     JobSummary,
     LeaderboardPage,
+    ParamImportance,
+    Point,
     Progress,
+    ReferenceFigures,
     Timings,
+    TrialPoint,
 )
 from service.db import Database, migrate
 from service.settings import Settings
@@ -124,6 +135,16 @@ def test_client_models_mirror_the_server_schemas() -> None:
         (CandidateInfo, schemas.CandidateOut),
         (LeaderboardPage, schemas.LeaderboardOut),
         (BestInfo, schemas.BestOut),
+        (ReferenceFigures, insights.ReferenceOut),
+        (BudgetLimits, insights.BudgetOut),
+        (Point, insights.PointOut),
+        (JobPoints, insights.PointsOut),
+        (CandidateLayer, insights.LayerOut),
+        (CandidateDetail, insights.CandidateDetailOut),
+        (TrialPoint, insights.HistoryPointOut),
+        (History, insights.HistoryOut),
+        (ParamImportance, insights.ParamImportanceOut),
+        (Importance, insights.ImportanceOut),
     ]
     for mine, theirs in pairs:
         server_fields = set(theirs.model_fields) | set(theirs.model_computed_fields)
@@ -191,6 +212,47 @@ def test_leaderboard_has_both_baselines_and_filters(client: Client, finished: Fi
     assert {"uniform", "global"} <= {item.kind for item in board.items}
     assert [item.kind for item in uniform.items] == ["uniform"]
     assert feasible.limit == 1 and len(feasible.items) == 1 and feasible.items[0].feasible
+
+
+def test_points_and_a_candidates_layers_of_a_real_job(client: Client, finished: Finished) -> None:
+    job = finished.job
+    points = client.points(job.id)
+    board = client.leaderboard(job.id)
+
+    assert [p.number for p in points.points] == sorted(item.number for item in board.items)
+    assert {p.number: p.score for p in points.points} == {i.number: i.score for i in board.items}
+    reference_macs = (job.reference or {})["macs"]
+    assert points.reference is not None and points.reference.macs == reference_macs
+    assert points.budget.max_macs == int(0.4 * reference_macs)
+    uniform = next(item for item in board.items if item.kind == "uniform")
+    detail = client.candidate(job.id, uniform.number)
+    recorded = (job.reference or {})["layers"]
+
+    assert detail.ratios == uniform.ratios and detail.granularity == "channel"
+    assert [layer.name for layer in detail.layers] == [layer["name"] for layer in recorded]
+    for layer, known in zip(detail.layers, recorded, strict=True):
+        ratio = uniform.ratios.get(layer.name, 0.0)
+        kept = kept_channels(known["out_channels"], ratio, 1) if ratio else known["out_channels"]
+        assert (layer.original, layer.kept, layer.ratio) == (known["out_channels"], kept, ratio)
+    with pytest.raises(ClientError) as caught:
+        client.candidate(job.id, 999)
+    assert caught.value.status == 404
+
+
+def test_history_and_importance_of_a_real_job(client: Client, finished: Finished) -> None:
+    history = client.history(finished.job.id)
+    importance = client.importance(finished.job.id)
+
+    assert history.direction == "maximize"
+    assert [p.number for p in history.points] == list(range(len(history.points)))
+    assert [p.kind for p in history.points[:2]] == ["uniform", "global"]
+    values = [p.value for p in history.points if p.value is not None]
+    assert history.points[-1].best_so_far == max(values)
+    if importance.params:  # enough complete trials that differ
+        assert importance.message is None and importance.trials_used >= 2
+        assert sum(p.importance for p in importance.params) == pytest.approx(1.0)
+    else:
+        assert importance.message
 
 
 def test_best_downloads_as_a_bundle_that_loads_with_the_reported_accuracy(
