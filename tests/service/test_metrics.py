@@ -129,8 +129,8 @@ def test_a_final_fine_tune_updates_the_trial_row(store: SqlJobStore) -> None:
 
     _, trial_count, trial_sum = _histogram(families["prunesearch_trial_duration_seconds"])
     _, final_count, final_sum = _histogram(families["prunesearch_final_duration_seconds"])
-    assert (trial_count, trial_sum) == (1, pytest.approx(3.0))
-    assert (final_count, final_sum) == (1, pytest.approx(7.0))
+    assert trial_count == 1 and trial_sum == pytest.approx(3.0)
+    assert final_count == 1 and final_sum == pytest.approx(7.0)
 
 
 def test_slices_are_a_histogram_of_seconds_and_of_trials(store: SqlJobStore) -> None:
