@@ -34,6 +34,7 @@ from tests.service.factories import (
     api_env,
     candidate_row,
     make_job,
+    postgres_database,
     spec,
 )
 
@@ -426,3 +427,28 @@ def test_one_storage_per_url_is_shared_and_closed_with_the_app(tmp_path: Path) -
         assert storages.storage() is opened
         assert len(storages) == 1
     assert len(storages) == 0  # closed by the app's shutdown
+
+
+def test_on_postgresql(tmp_path: Path, reference: dict[str, Any]) -> None:
+    """Points, a candidate, history and importance on a real PostgreSQL database (the
+    study through Optuna's RDB storage on the service's own URL)."""
+    with postgres_database() as url, api_env(url, tmp_path / "store") as e:
+        alice = e.key("alice")
+        job = _job(e, reference, budget={"max_params": 0.5})
+        first = reference["layers"][0]
+        with e.session() as session:
+            add_candidates(
+                session, [candidate_row(job, n, ratios={first["name"]: 0.5}) for n in range(5)]
+            )
+        _make_study(e, job, 6)
+
+        points = _get(e, f"/v1/jobs/{job}/points", alice)
+        layers = _get(e, f"/v1/jobs/{job}/candidates/4", alice)["layers"]
+        history = _get(e, f"/v1/jobs/{job}/history", alice)
+        importance = _get(e, f"/v1/jobs/{job}/importance", alice)
+
+        assert [p["number"] for p in points["points"]] == list(range(5))
+        assert points["budget"]["max_params"] == math.floor(0.5 * reference["params"])
+        assert layers[0]["kept"] == kept_channels(first["out_channels"], 0.5, 1)
+        assert len(history["points"]) == 6
+        assert importance["trials_used"] == 5 and importance["message"] is None
