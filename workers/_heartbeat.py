@@ -40,6 +40,8 @@ class _Counts:
 
 
 _counts = _Counts()
+# Set when a count changes: the heartbeat records it at once rather than an interval later.
+_changed = threading.Event()
 _identity = Identity(worker=f"{socket.gethostname()}/{os.getpid()}")
 _identity_lock = threading.Lock()
 
@@ -59,11 +61,13 @@ def set_identity(value: Identity) -> None:
 def count_task() -> None:
     with _counts.lock:
         _counts.tasks += 1
+    _changed.set()
 
 
 def count_slice() -> None:
     with _counts.lock:
         _counts.slices += 1
+    _changed.set()
 
 
 def counts() -> tuple[int, int]:
@@ -73,7 +77,8 @@ def counts() -> tuple[int, int]:
 
 
 class Heartbeat:
-    """Records this process's :class:`WorkerBeat` now and then every ``interval_s``.
+    """Records this process's :class:`WorkerBeat` now, then every ``interval_s`` and
+    whenever a task or slice of this process ends (so its counts are current).
 
     ``store`` is called on the thread for each beat (so a store built lazily is built
     there). A beat that fails (database down) is logged; the next one tries again.
@@ -102,6 +107,7 @@ class Heartbeat:
 
     def stop(self, timeout: float | None = 5.0) -> None:
         self._stop.set()
+        _changed.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -123,10 +129,11 @@ class Heartbeat:
         self.beats += 1
 
     def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 self.beat()
             except Exception as exc:  # the database may be away for a while
                 log.warning("worker heartbeat of %s not recorded: %s", self.who.worker, exc)
-            if self._stop.wait(self.interval_s):
-                return
+            # Every interval_s, or as soon as a task or slice ends.
+            _changed.wait(self.interval_s)
+            _changed.clear()

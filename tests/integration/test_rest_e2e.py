@@ -21,6 +21,7 @@ import pytest
 import safetensors.torch
 import torch
 from celery import Celery
+from prometheus_client.parser import text_string_to_metric_families
 
 import pruning
 from pruning.data import load_builtin
@@ -144,6 +145,44 @@ def test_end_to_end_over_rest(
     assert accuracy == pytest.approx(candidate["test_accuracy"], abs=1e-6)
     # And it is the pruned model: its parameters are those of the best candidate.
     assert sum(p.numel() for p in model.parameters()) == candidate["params"]
+
+    # /metrics, read from the database and the broker by the API: the job's trials and
+    # slices in the duration histograms, a heartbeat from each worker process.
+    _assert_metrics(api, module_workers, trials_done)
+
+
+def _assert_metrics(api: Api, workers: WorkerPool, trials_done: int) -> None:
+    response = api.client.get("/metrics")
+    assert response.status_code == 200, response.text
+    samples = {
+        family.name: family.samples for family in text_string_to_metric_families(response.text)
+    }
+
+    def total(family: str, suffix: str) -> float:
+        return sum(s.value for s in samples[family] if s.name == f"{family}{suffix}")
+
+    # Other tests of the session may have run jobs before: at least this one's figures.
+    assert total("prunesearch_trial_duration_seconds", "_count") >= trials_done
+    assert total("prunesearch_trial_duration_seconds", "_sum") > 0
+    kinds = {s.labels["kind"] for s in samples["prunesearch_trial_duration_seconds"]}
+    assert {"uniform", "global", "search"} <= kinds
+    assert total("prunesearch_final_duration_seconds", "_count") >= 2  # the two baselines
+    assert total("prunesearch_slice_duration_seconds", "_count") >= 1
+    assert total("prunesearch_slice_trials", "_sum") >= trials_done
+    beats = {
+        s.labels["worker"]: s.value
+        for s in samples["prunesearch_worker_last_heartbeat_timestamp_seconds"]
+    }
+    names = [worker.name for worker in workers.workers]
+    assert set(names) <= set(beats), (names, beats)
+    assert all(beats[name] > 0 for name in names)
+    assert samples["prunesearch_workers_alive"][0].value >= len(names)
+    slices = {s.labels["worker"]: s.value for s in samples["prunesearch_worker_slices"]}
+    assert sum(slices.get(name, 0) for name in names) >= 1
+    depth = {s.labels["queue"] for s in samples["prunesearch_queue_depth"]}
+    assert depth == {"cpu", "cuda"}
+    assert samples["prunesearch_broker_up"][0].value == 1
+    assert samples["prunesearch_database_up"][0].value == 1
 
 
 class ActiveTasks:

@@ -69,6 +69,23 @@ def test_a_heartbeat_thread_records_its_process_and_counts(beating: BeatingStore
     assert beat.started_at.tzinfo is not None
 
 
+def test_a_finished_slice_is_recorded_without_waiting_for_the_interval(
+    beating: BeatingStore,
+) -> None:
+    _, slices = counts()
+    # An hour between beats: after the first (at start), only the slice's nudge can beat.
+    heartbeat = Heartbeat(lambda: beating, Identity(worker="w3@test"), interval_s=3600)
+    heartbeat.start()
+    try:
+        assert beating.beaten.wait(WAIT_S), "no first beat"
+        beating.wanted = lambda beat: beat.slices_done == slices + 1
+        beating.beaten.clear()
+        count_slice()
+        assert beating.beaten.wait(WAIT_S), "the slice's count was not recorded"
+    finally:
+        heartbeat.stop()
+
+
 def test_a_failed_beat_is_tried_again(beating: BeatingStore) -> None:
     beating.failures = 2
 
