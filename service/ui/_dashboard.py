@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 DASHBOARD_VERSION: str = optuna_dashboard.__version__
-DASHBOARDS_KEPT = 32  # apps per process, the most recently used (one per job's study)
+DASHBOARDS_KEPT = 32  # WSGI apps per FastAPI app, the most recently used (one per study)
 _PACKAGE_DIR = Path(optuna_dashboard.__file__).resolve().parent
 _READS = frozenset({"GET", "HEAD"})
 _APP_KEY = "prunesearch.dashboard_app"  # the scope key a2wsgi's thread finds the app under
