@@ -178,6 +178,8 @@ export function drawPareto(data, { axis = "macs", selected = null, onSelect }) {
           } },
         },
         tooltip: {
+          // A point can sit in several datasets (the front, a baseline, the selection ring).
+          filter: (item, index, items) => items.findIndex((other) => other.raw.n === item.raw.n) === index,
           callbacks: {
             label: (ctx) => {
               const raw = ctx.raw;
@@ -294,7 +296,7 @@ export function drawHistory(history) {
     type: "scatter",
     data: {
       datasets: [
-        { label: "best so far", data: best, parsing: false, showLine: true, stepped: "before", borderColor: COLORS.pareto, backgroundColor: COLORS.pareto, pointRadius: 0, borderWidth: 2, order: 0 },
+        { label: "best so far", data: best, parsing: false, showLine: true, stepped: "before", borderColor: COLORS.pareto, backgroundColor: COLORS.pareto, pointStyle: "line", pointRadius: 0, borderWidth: 2, order: 0 },
         { label: "search trial", data: byKind("search"), parsing: false, backgroundColor: COLORS.search, pointRadius: 3.5 },
         { label: "uniform baseline", data: byKind("uniform"), parsing: false, pointStyle: "triangle", backgroundColor: COLORS.uniform, pointRadius: 7 },
         { label: "global baseline", data: byKind("global"), parsing: false, pointStyle: "rectRot", backgroundColor: COLORS.global, pointRadius: 7 },

@@ -184,6 +184,7 @@ async function select(number, byUser = false) {
     el("span", {}, `granularity ${candidate.granularity}`),
   );
   drawLayers(candidate);
+  $("#layers-chart").dataset.number = String(number);
 }
 
 // -- leaderboard --

@@ -1,0 +1,323 @@
+"""The web page in headless Chromium (Playwright), against a live server.
+
+uvicorn in a thread, embedded execution, SQLite, auth on with a key. One real tiny digits
+job runs for the module; a second job gets 10,000 candidates written straight into the
+database. Needs Debian's ``chromium`` (/usr/bin/chromium) and the ``playwright`` package
+(its own browser download is never used): bash .ci/setup installs both. Without them the
+tests skip, or fail where the environment variable CI is set.
+
+A screenshot of the finished job's page is kept in $PRUNESEARCH_TEST_ARTIFACTS (default
+test-artifacts/ at the repository root).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from service.app import create_app
+from service.auth import create_key
+from service.cli._local_server import serve_in_thread
+from service.client import Client
+from service.db import Database, migrate
+from service.models import JobStatus
+from service.settings import Settings
+from tests.service.factories import add_candidates, candidate_row, make_job
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WAIT_MS = 30_000
+BIG = 10_000
+OWNER = "viewer"
+
+# test_client.py's tiny job: seconds of training on two cores.
+TINY_SPEC: dict[str, Any] = {
+    "name": "ui-tiny",
+    "model": {"zoo": "small_cnn", "kwargs": {"width": 8}, "pretrain_epochs": 6},
+    "data": {"source": "digits"},
+    "budget": {"max_macs": 0.4},
+    "search": {"n_trials": 4, "seed": 0},
+    "finetune": {"proxy_epochs": 1, "proxy_samples": 512, "final_epochs": 1, "finalists": 1},
+}
+
+
+def _require_browser() -> None:
+    missing = []
+    if not CHROMIUM.is_file():
+        missing.append("Chromium at /usr/bin/chromium (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("Playwright for Python (pip install playwright)")
+    if not missing:
+        return
+    message = (
+        "the browser tests need "
+        + " and ".join(missing)
+        + "; bash .ci/setup installs both (never run `playwright install`: the Debian "
+        "Chromium is used)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class Live:
+    url: str
+    token: str
+    database_url: str
+
+    def get(self, path: str, **params: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = httpx.get(self.url + path, params=params, headers=headers, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+
+@contextmanager
+def _live_server(folder: Path) -> Iterator[Live]:
+    url = f"sqlite:///{folder / 'api.db'}"
+    migrate(url)
+    database = Database(url)
+    with database.session() as session:
+        token = create_key(session, OWNER)
+    database.dispose()
+    settings = Settings(database_url=url, artifact_dir=folder / "store", auth=True, broker_url=None)
+    with serve_in_thread(create_app(settings)) as base_url:
+        yield Live(base_url, token, url)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    _require_browser()
+    with _live_server(tmp_path_factory.mktemp("ui-browser")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def finished_job(live: Live) -> str:
+    with Client(live.url, live.token) as client:
+        job = client.submit(TINY_SPEC)
+        job = client.wait(job.id, poll_s=0.5, timeout=600)
+    assert job.status == "succeeded", job.error
+    return job.id
+
+
+@pytest.fixture(scope="module")
+def big_job(live: Live) -> str:
+    database = Database(live.database_url)
+    try:
+        with database.sessions() as session:
+            job = make_job(
+                session, OWNER, status=JobStatus.SUCCEEDED, name="ten-thousand", trials_planned=BIG
+            )
+            rows = [
+                candidate_row(job.id, n, pareto=n % 500 == 1, kind=_kind(n)) for n in range(BIG)
+            ]
+            add_candidates(session, rows)
+            return job.id
+    finally:
+        database.dispose()
+
+
+def _kind(number: int) -> str:
+    return {0: "uniform", 1: "global"}.get(number, "search")
+
+
+@pytest.fixture(scope="module")
+def browser(live: Live) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def _artifacts() -> Path:
+    folder = Path(os.environ.get("PRUNESEARCH_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# A point of the Pareto plot (in canvas pixels) that is not candidate `skip` and has no
+# other candidate's point within 15 px, so that a click there can only mean it.
+_LONE_POINT_JS = """(canvas, skip) => {
+  const chart = Chart.getChart(canvas);
+  const points = [];
+  chart.data.datasets.forEach((set, i) => {
+    if (set.label === 'selected') return;
+    set.data.forEach((d, j) => {
+      const el = chart.getDatasetMeta(i).data[j];
+      points.push({n: d.n, x: el.x, y: el.y});
+    });
+  });
+  return points.find(p => p.n !== skip && points.every(
+    q => q.n === p.n || Math.hypot(q.x - p.x, q.y - p.y) > 15)) || null;
+}"""
+
+
+def _rows(page: Page) -> list[int]:
+    numbers = page.eval_on_selector_all(
+        "[data-testid=leaderboard-row]", "rows => rows.map(r => Number(r.dataset.number))"
+    )
+    return [int(n) for n in numbers]
+
+
+def _wait_layers(page: Page, number: int) -> int:
+    page.wait_for_function(
+        "n => document.getElementById('layers-chart').dataset.number === String(n)",
+        arg=number,
+    )
+    return int(page.eval_on_selector("#layers-chart", "c => Chart.getChart(c).data.labels.length"))
+
+
+def _sign_in(page: Page, live: Live) -> None:
+    response = page.request.post(f"{live.url}/ui/session", data={"api_key": live.token})
+    assert response.ok
+
+
+def test_sign_in_list_open_a_job_and_read_it(page: Page, live: Live, finished_job: str) -> None:
+    page.goto(f"{live.url}/ui")
+    page.wait_for_selector("[data-testid=signin-form]")
+    assert page.is_hidden("#content")
+
+    page.fill("#api-key", "ps_wrong-key")
+    page.click("#signin-submit")
+    page.wait_for_selector("[data-testid=signin-error]:visible")
+    assert "invalid or revoked API key" in page.inner_text("[data-testid=signin-error]")
+
+    page.fill("#api-key", live.token)
+    page.click("#signin-submit")
+    row = page.wait_for_selector(f"[data-testid=job-row][data-job-id='{finished_job}']")
+    assert row.get_attribute("data-status") == "succeeded"
+    assert "ui-tiny" in row.inner_text()
+    assert page.inner_text("[data-testid=session-owner]") == f"signed in as {OWNER}"
+
+    page.click(f"[data-job-id='{finished_job}'] [data-testid=job-link]")
+    page.wait_for_url(f"**/ui/jobs/{finished_job}")
+    page.wait_for_selector("[data-testid=leaderboard-row]")
+    board = live.get(f"/v1/jobs/{finished_job}/leaderboard", limit=25)
+    assert _rows(page) == [item["number"] for item in board["items"]]
+    assert page.inner_text("[data-testid=job-name]") == "ui-tiny"
+
+    # The Pareto plot holds every candidate that has MACs and a score.
+    points = live.get(f"/v1/jobs/{finished_job}/points")
+    plotted = [p for p in points["points"] if p["macs"] is not None and p["score"] is not None]
+    page.wait_for_function(
+        "n => document.getElementById('pareto-chart').dataset.points === String(n)",
+        arg=len(plotted),
+    )
+    drawn = page.eval_on_selector(
+        "#pareto-chart",
+        "c => Chart.getChart(c).data.datasets.filter(d => d.label !== 'selected')"
+        ".flatMap(d => d.data.map(p => p.n))",
+    )
+    assert set(drawn) == {p["number"] for p in plotted}
+
+    # Clicking a leaderboard row draws that candidate's layers, one bar per layer.
+    number = board["items"][-1]["number"]
+    page.click(f"[data-testid=leaderboard-row][data-number='{number}']")
+    layers = live.get(f"/v1/jobs/{finished_job}/candidates/{number}")["layers"]
+    assert layers
+    assert _wait_layers(page, number) == len(layers)
+    assert page.get_attribute(f"[data-testid=leaderboard-row][data-number='{number}']", "aria-selected") == "true"
+
+    # Clicking a point on the plot selects its candidate too.
+    target = page.eval_on_selector("#pareto-chart", _LONE_POINT_JS, number)
+    assert target is not None
+    page.locator("#pareto-chart").click(position={"x": target["x"], "y": target["y"]})
+    clicked = live.get(f"/v1/jobs/{finished_job}/candidates/{target['n']}")["layers"]
+    assert _wait_layers(page, target["n"]) == len(clicked)
+
+    # Downloads: one link per format the server has, fetched with the session cookie.
+    best = live.get(f"/v1/jobs/{finished_job}/best")
+    links = page.eval_on_selector_all(
+        "[data-testid=download]", "links => links.map(a => [a.dataset.format, a.href])"
+    )
+    assert sorted(format for format, _ in links) == sorted(best["formats"])
+    assert "bundle" in best["formats"]
+    for format, href in links:
+        assert href.endswith(f"/v1/jobs/{finished_job}/best/model?format={format}")
+    download = page.request.get(dict(links)["bundle"])
+    assert download.ok and download.body()[:2] == b"PK"  # a zip
+    dashboard = page.get_attribute("[data-testid=dashboard-link]", "href")
+    assert dashboard == f"/ui/jobs/{finished_job}/dashboard/"
+
+    page.screenshot(path=str(_artifacts() / "ui-job-page.png"), full_page=True)
+
+    page.click("[data-testid=sign-out]")
+    page.wait_for_selector("[data-testid=signin-form]")
+    assert page.context.request.get(f"{live.url}/v1/jobs").status == 401
+
+
+def test_ten_thousand_candidates_page_and_sort_on_the_server(
+    page: Page, live: Live, big_job: str
+) -> None:
+    _sign_in(page, live)
+    page.goto(f"{live.url}/ui/jobs/{big_job}")
+    page.wait_for_selector("[data-testid=leaderboard-row]")
+    ranked = live.get(f"/v1/jobs/{big_job}/leaderboard", limit=25)
+    assert _rows(page) == [item["number"] for item in ranked["items"]]
+    assert page.inner_text("[data-testid=lb-range]") == "1–25 of 10,000"
+
+    # Sorting by MACs (ascending first) reorders on the server: the first row changes.
+    by_macs = live.get(f"/v1/jobs/{big_job}/leaderboard", sort="macs", order="asc", limit=25)
+    first = by_macs["items"][0]["number"]
+    assert first != ranked["items"][0]["number"]
+    page.click("th[data-sort=macs] button")
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=leaderboard-row]').dataset.number === String(n)",
+        arg=first,
+    )
+    assert _rows(page) == [item["number"] for item in by_macs["items"]]
+    assert page.get_attribute("th[data-sort=macs]", "aria-sort") == "ascending"
+
+    # Next page, then 50 rows a page.
+    page.click("#lb-next")
+    page.wait_for_function("() => document.getElementById('lb-range').textContent.startsWith('26')")
+    second = live.get(
+        f"/v1/jobs/{big_job}/leaderboard", sort="macs", order="asc", limit=25, offset=25
+    )
+    assert _rows(page) == [item["number"] for item in second["items"]]
+    page.select_option("#page-size", "50")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=leaderboard-row]').length === 50"
+    )
+    assert page.inner_text("[data-testid=lb-range]") == "1–50 of 10,000"
+
+    # Every candidate is on the plot.
+    page.wait_for_function("() => document.getElementById('pareto-chart').dataset.points")
+    plotted = int(page.get_attribute("#pareto-chart", "data-points") or 0)
+    assert plotted == BIG
