@@ -70,7 +70,7 @@ export function fmtCount(value) {
   const abs = Math.abs(value);
   if (abs >= 1e9) return `${(value / 1e9).toPrecision(3)}G`;
   if (abs >= 1e6) return `${(value / 1e6).toPrecision(3)}M`;
-  if (abs >= 1e4) return `${(value / 1e3).toPrecision(3)}k`;
+  if (abs >= 1e3) return `${(value / 1e3).toPrecision(3)}k`;
   return Math.round(value).toLocaleString("en-US");
 }
 

@@ -62,14 +62,14 @@ function renderHeader(job) {
   const planned = progress.trials_planned;
   fill($("#job-progress"),
     progressBar(progress.trials_done, planned, job.status, "trials done of planned"),
-    el("span", { class: "count", "data-testid": "trials" }, `${progress.trials_done} / ${planned} trials`),
+    el("span", { class: "count", "data-testid": "trials" }, `${progress.trials_done.toLocaleString("en-US")} / ${planned.toLocaleString("en-US")} trials`),
   );
   const model = spec && spec.model ? (spec.model.zoo || spec.model.factory) : null;
   const data = spec && spec.data ? spec.data.source : null;
   const search = (spec && spec.search) || {};
   fill($("#job-stats"),
     stat("Best so far", fmtPercent(progress.best_score), "best-so-far"),
-    stat("Trials", el("span", {}, `${progress.trials_done} of ${planned}`,
+    stat("Trials", el("span", {}, `${progress.trials_done.toLocaleString("en-US")} of ${planned.toLocaleString("en-US")}`,
       progress.trials_failed ? el("span", { class: "small" }, ` · ${progress.trials_failed} failed`) : ""), "trials-stat"),
     stat(FINAL_STATUSES.has(job.status) ? "Run time" : "Running for", fmtDuration(timings.run_s), "run-time"),
     stat("ETA", job.status === "running" ? fmtDuration(progress.eta_s) : "–", "eta"),
@@ -111,6 +111,14 @@ async function refreshBest() {
   card.hidden = !best;
   if (!best) return null;
   const c = best.candidate;
+  if (best.final) {
+    // Once the job is over, the header's figure is the best model's final score.
+    const headline = $("[data-testid=best-so-far]");
+    if (headline) {
+      headline.textContent = fmtPercent(c.score);
+      headline.previousElementSibling.textContent = "Best (final)";
+    }
+  }
   const ref = best.reference || {};
   $("#best-kind").textContent = `trial #${c.number} · ${c.kind}${best.final ? "" : " · best so far (proxy score)"}`;
   fill($("#best-stats"),
@@ -121,7 +129,8 @@ async function refreshBest() {
     c.latency_ms !== null ? stat("Latency", fmtMs(c.latency_ms), "best-latency") : null,
     stat("vs. uniform", fmtSignedPoints(best.gain_over_uniform), "gain-uniform"),
     stat("vs. global", fmtSignedPoints(best.gain_over_global), "gain-global"),
-    stat("Unpruned val · test", `${fmtPercent(ref.val_accuracy)} · ${fmtPercent(ref.test_accuracy)}`, "reference"),
+    ref.val_accuracy !== undefined && ref.val_accuracy !== null
+      ? stat("Unpruned val · test", `${fmtPercent(ref.val_accuracy)} · ${fmtPercent(ref.test_accuracy)}`, "reference") : null,
   );
   return best;
 }
