@@ -220,9 +220,10 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: Live, finished_jo
 
     page.fill("#api-key", live.token)
     page.click("#signin-submit")
-    row = page.wait_for_selector(f"[data-testid=job-row][data-job-id='{finished_job}']")
-    assert row.get_attribute("data-status") == "succeeded"
-    assert "ui-tiny" in row.inner_text()
+    job_row = page.locator(f"[data-testid=job-row][data-job-id='{finished_job}']")
+    job_row.wait_for()
+    assert job_row.get_attribute("data-status") == "succeeded"
+    assert "ui-tiny" in job_row.inner_text()
     assert page.inner_text("[data-testid=session-owner]") == f"signed in as {OWNER}"
 
     page.click(f"[data-job-id='{finished_job}'] [data-testid=job-link]")
@@ -252,7 +253,8 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: Live, finished_jo
     layers = live.get(f"/v1/jobs/{finished_job}/candidates/{number}")["layers"]
     assert layers
     assert _wait_layers(page, number) == len(layers)
-    assert page.get_attribute(f"[data-testid=leaderboard-row][data-number='{number}']", "aria-selected") == "true"
+    row = page.locator(f"[data-testid=leaderboard-row][data-number='{number}']")
+    assert row.get_attribute("aria-selected") == "true"
 
     # Clicking a point on the plot selects its candidate too.
     target = page.eval_on_selector("#pareto-chart", _LONE_POINT_JS, number)
@@ -290,7 +292,7 @@ def test_ten_thousand_candidates_page_and_sort_on_the_server(
     page.wait_for_selector("[data-testid=leaderboard-row]")
     ranked = live.get(f"/v1/jobs/{big_job}/leaderboard", limit=25)
     assert _rows(page) == [item["number"] for item in ranked["items"]]
-    assert page.inner_text("[data-testid=lb-range]") == "1–25 of 10,000"
+    assert page.inner_text("[data-testid=lb-range]") == "1\N{EN DASH}25 of 10,000"
 
     # Sorting by MACs (ascending first) reorders on the server: the first row changes.
     by_macs = live.get(f"/v1/jobs/{big_job}/leaderboard", sort="macs", order="asc", limit=25)
@@ -315,9 +317,38 @@ def test_ten_thousand_candidates_page_and_sort_on_the_server(
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=leaderboard-row]').length === 50"
     )
-    assert page.inner_text("[data-testid=lb-range]") == "1–50 of 10,000"
+    assert page.inner_text("[data-testid=lb-range]") == "1\N{EN DASH}50 of 10,000"
 
     # Every candidate is on the plot.
     page.wait_for_function("() => document.getElementById('pareto-chart').dataset.points")
     plotted = int(page.get_attribute("#pareto-chart", "data-points") or 0)
     assert plotted == BIG
+
+
+def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(
+    page: Page, live: Live
+) -> None:
+    database = Database(live.database_url)
+    try:
+        with database.sessions() as session:
+            # Written straight to the database: never enqueued, so it stays queued.
+            queued = make_job(session, OWNER, name="waiting").id
+    finally:
+        database.dispose()
+    _sign_in(page, live)
+    page.goto(f"{live.url}/ui/jobs/{queued}")
+    page.wait_for_selector("#lb-empty:visible")
+    assert page.inner_text("#job-status [data-testid=status]") == "queued"
+    assert (
+        page.inner_text("#pareto-message")
+        == "No candidates yet: the plot fills in as trials finish."
+    )
+    assert page.is_hidden("#best-card")
+    assert page.inner_text("[data-testid=lb-range]").endswith("of 0")
+    assert "Live" in page.inner_text("#job-live")
+    assert page.locator("[data-testid=download]").count() == 0
+
+    page.goto(f"{live.url}/ui/jobs/no-such-job")
+    page.wait_for_selector("[data-testid=job-missing]:visible")
+    assert "no job 'no-such-job'" in page.inner_text("[data-testid=job-missing]")
+    assert page.is_hidden("#job-body")

@@ -122,7 +122,7 @@ async function refreshBest() {
   const ref = best.reference || {};
   $("#best-kind").textContent = `trial #${c.number} · ${c.kind}${best.final ? "" : " · best so far (proxy score)"}`;
   fill($("#best-stats"),
-    stat("Validation accuracy", fmtPercent(c.accuracy ?? c.score), "best-accuracy"),
+    stat(c.accuracy !== null ? "Validation accuracy" : "Proxy score", fmtPercent(c.accuracy ?? c.score), "best-accuracy"),
     stat("Test accuracy", fmtPercent(c.test_accuracy), "best-test"),
     stat("Params", el("span", {}, fmtCount(c.params), el("span", { class: "small" }, best.params_ratio !== null ? ` · ${fmtPercent(best.params_ratio, 0)}` : "")), "best-params"),
     stat("MACs", el("span", {}, fmtCount(c.macs), el("span", { class: "small" }, best.macs_ratio !== null ? ` · ${fmtPercent(best.macs_ratio, 0)}` : "")), "best-macs"),
@@ -363,12 +363,15 @@ async function poll() {
   try {
     job = await api(base);
     $("#job-missing").hidden = true;
+    $("#job-body").hidden = false;
   } catch (failure) {
     if (failure.status === 401) return;
     showError(failure);
     if (failure.status === 404) {
-      $("#job-header").hidden = true;
-      return; // not this owner's job, or no such job: nothing to poll
+      // Not this key's job, or no such job: nothing to show or poll.
+      $("#job-body").hidden = true;
+      $("#job-missing").textContent = `${failure.message} (or it belongs to another API key).`;
+      return;
     }
     state.timer = setTimeout(poll, POLL_MS * 2);
     return;
