@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.auth import SESSION_COOKIE
-from service.models import JobStatus
+from service.models import Job, JobStatus
 from service.ui._pages import STATIC_DIR
 from tests.service.factories import ApiEnv, api_env, make_job
 
@@ -185,7 +185,8 @@ def test_the_cookie_authenticates_reads_but_not_changes(env: ApiEnv) -> None:
     assert "only authenticates reads" in cancel.json()["detail"]
     assert client.post("/v1/jobs", json={}).status_code == 401
     with env.session() as session:
-        assert session.get(type(job), job.id).cancel_requested is False  # nothing changed
+        stored = session.get(Job, job.id)
+        assert stored is not None and stored.cancel_requested is False  # nothing changed
     # The same request with the bearer header goes through.
     assert client.delete(f"/v1/jobs/{job.id}", headers=headers).status_code == 202
 
