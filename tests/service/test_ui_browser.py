@@ -131,7 +131,10 @@ def big_job(live: Live) -> str:
                 session, OWNER, status=JobStatus.SUCCEEDED, name="ten-thousand", trials_planned=BIG
             )
             rows = [
-                candidate_row(job.id, n, pareto=n % 500 == 1, kind=_kind(n)) for n in range(BIG)
+                candidate_row(
+                    job.id, n, pareto=n % 500 == 1, kind=_kind(n), latency_ms=1 + n % 7 / 10
+                )
+                for n in range(BIG)
             ]
             add_candidates(session, rows)
             return job.id
@@ -277,6 +280,9 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: Live, finished_jo
     dashboard = page.get_attribute("[data-testid=dashboard-link]", "href")
     assert dashboard == f"/ui/jobs/{finished_job}/dashboard/"
 
+    # No candidate of this job has a latency: that axis cannot be chosen.
+    assert page.is_disabled("#axis-latency")
+
     page.screenshot(path=str(_artifacts() / "ui-job-page.png"), full_page=True)
 
     page.click("[data-testid=sign-out]")
@@ -323,6 +329,15 @@ def test_ten_thousand_candidates_page_and_sort_on_the_server(
     page.wait_for_function("() => document.getElementById('pareto-chart').dataset.points")
     plotted = int(page.get_attribute("#pareto-chart", "data-points") or 0)
     assert plotted == BIG
+    x_title = "c => Chart.getChart(c).options.scales.x.title.text"
+    assert page.eval_on_selector("#pareto-chart", x_title).startswith("MACs")
+
+    # These candidates have latencies: the plot switches to them.
+    page.click("label:has(#axis-latency)")
+    page.wait_for_function(
+        "() => Chart.getChart('pareto-chart').options.scales.x.title.text === 'latency (ms)'"
+    )
+    assert page.get_attribute("#pareto-chart", "data-points") == str(BIG)
 
 
 def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(

@@ -84,7 +84,7 @@ function replaceChart(canvasId, config) {
 
 const AXES = {
   macs: { key: "macs", budget: "max_macs", title: "MACs (multiply-accumulates per sample)", fmt: fmtCount },
-  latency_ms: { key: "latency_ms", budget: "max_latency_ms", title: "latency (ms)", fmt: fmtMs },
+  latency_ms: { key: "latency_ms", budget: "max_latency_ms", title: "latency (ms)", fmt: (v) => (v === null || v === undefined ? fmtMs(v) : `${Number(v.toPrecision(3))} ms`) },
 };
 
 /**

@@ -359,6 +359,10 @@ async function refreshData(job, { importance }) {
 async function poll() {
   clearTimeout(state.timer);
   if (!state.running) return;
+  if (document.hidden && state.job) {
+    state.timer = setTimeout(poll, POLL_MS); // a tab in the background asks nothing
+    return;
+  }
   let job;
   try {
     job = await api(base);

@@ -7,7 +7,7 @@ import {
 const PAGE_SIZE = 20;
 const REFRESH_MS = 3000;
 
-const state = { offset: 0, status: "", timer: null, running: false };
+const state = { offset: 0, status: "", timer: null, running: false, loaded: false };
 
 function jobRow(job) {
   const { progress, timings } = job;
@@ -33,6 +33,10 @@ function jobRow(job) {
 async function load() {
   clearTimeout(state.timer);
   if (!state.running) return;
+  if (document.hidden && state.loaded) {
+    state.timer = setTimeout(load, REFRESH_MS); // a tab in the background asks nothing
+    return;
+  }
   const params = new URLSearchParams({ limit: PAGE_SIZE, offset: state.offset });
   if (state.status) params.set("status", state.status);
   const error = $("#jobs-error");
@@ -48,6 +52,7 @@ async function load() {
     return;
   }
   if (!state.running) return;
+  state.loaded = true;
   $("#jobs-body").replaceChildren(...page.items.map(jobRow));
   $("#jobs-empty").hidden = page.items.length > 0;
   $("#jobs-total").textContent = `${page.total} job${page.total === 1 ? "" : "s"}`;
