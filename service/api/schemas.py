@@ -82,7 +82,10 @@ class ProgressOut(BaseModel):
     trials_failed: int
     trials_planned: int
     fraction: float = Field(description="trials done of planned, 0 to 1")
-    best_score: float | None = Field(description="best feasible score so far")
+    best_score: float | None = Field(
+        description="best feasible score so far: the best proxy score while the search runs, "
+        "the chosen candidate's final score once the job has succeeded"
+    )
     eta_s: float | None = Field(description="seconds left for the trials, at the rate so far")
 
     @classmethod

@@ -105,6 +105,11 @@ class SqlJobStore(JobStore):
             if _move(session, job, _S.SUCCEEDED, "succeeded", (_S.FINALIZING,)):
                 job.result = json_safe(dict(result))
                 job.best_artifact_id = best_artifact
+                # During the search "best" is the best proxy score; once the finals have
+                # run, the job's best is the chosen candidate's own score.
+                final = _best_score(result.get("best"))
+                if final is not None:
+                    job.best_score = final
             else:
                 log.warning("job %s not marked succeeded: it is %s", job_id, job.status.value)
 
@@ -359,6 +364,17 @@ def durations(timings: Mapping[str, Any]) -> tuple[float | None, float | None]:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _best_score(best: Any) -> float | None:
+    """The score of a result's best candidate: its final accuracy, else its proxy score."""
+    if not isinstance(best, Mapping):
+        return None
+    for key in ("accuracy", "proxy_score"):
+        value = best.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _finite(float(value))
+    return None
 
 
 def _finite(value: float | None) -> float | None:

@@ -60,6 +60,19 @@ def test_the_lifecycle_of_a_job(store: SqlJobStore) -> None:
         assert done.finished_at is not None and done.error is None
 
 
+def test_success_replaces_the_best_proxy_score_by_the_best_candidates_final_score(
+    store: SqlJobStore,
+) -> None:
+    job = _job(store, JobStatus.RUNNING)
+    store.record_progress(job.id, trials_done=4, trials_failed=0, best_score=0.85, eta_s=None)
+    assert store.begin_finalizing(job.id)
+    store.succeed(job.id, {"best": {"number": 2, "accuracy": 0.917, "proxy_score": 0.8}}, None)
+
+    with store.database.session() as session:
+        done = session.get(Job, job.id)
+        assert done is not None and done.best_score == pytest.approx(0.917)
+
+
 def test_fail_cancel_and_requeue(store: SqlJobStore) -> None:
     failed, cancelled, requeued = (_job(store, JobStatus.RUNNING) for _ in range(3))
 
