@@ -14,7 +14,9 @@ __all__ = [
     "Conflict",
     "InvalidTransition",
     "NotFound",
+    "ReadOnlyError",
     "ServiceError",
+    "StudyNotCreated",
     "UploadTooLarge",
 ]
 
@@ -29,6 +31,16 @@ class NotFound(ServiceError, LookupError):  # noqa: N818 (reads as the HTTP stat
     """No such object, or it belongs to another owner (both answer 404, by design)."""
 
     status_code: ClassVar[int] = 404
+
+
+class StudyNotCreated(NotFound):
+    """The job's study is not in its storage yet: the search creates it when it starts."""
+
+
+class ReadOnlyError(ServiceError):
+    """A request or storage call that would change something through the dashboard."""
+
+    status_code: ClassVar[int] = 405
 
 
 class Conflict(ServiceError):  # noqa: N818 (reads as the HTTP status)

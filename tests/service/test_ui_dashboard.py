@@ -21,10 +21,10 @@ from service.api.deps import LOCAL_OWNER
 from service.auth import SESSION_COOKIE
 from service.exceptions import NotFound
 from service.models import JobStatus
-from service.ui import _dashboard
 from service.ui._dashboard import (
     OneStudyView,
     ReadOnlyError,
+    _cache,
     route,
 )
 from tests.service.factories import ApiEnv, api_env, make_job, postgres_database
@@ -481,10 +481,10 @@ def test_dashboards_are_cached_with_a_bound(monkeypatch: pytest.MonkeyPatch) -> 
 
     def build(storage: Any, study_name: str) -> Any:
         built.append(study_name)
-        return _dashboard._Dashboard(study_id=len(built), app=app)
+        return _cache.Dashboard(study_id=len(built), app=app)
 
-    monkeypatch.setattr(_dashboard, "_build", build)
-    cache = _dashboard._Dashboards(size=2)
+    monkeypatch.setattr(_cache, "_build", build)
+    cache = _cache.Dashboards(size=2)
     storage = InMemoryStorage()
     first = cache.get(storage, ("", "a"))
     assert cache.get(storage, ("", "a")) is first

@@ -1,0 +1,101 @@
+"""The dashboard's page and bundle, with the root paths they are built for pointed at the
+mount (read from a ``<meta>`` tag of the page).
+
+optuna-dashboard's standalone bundle is built for the root of a server: ``/static``,
+``/api`` and the client routes under ``/dashboard`` are webpack constants, with no prefix
+to set at run time, so both are served from here, edited; each edit is checked against the
+release pinned in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import optuna_dashboard
+from fastapi import Request, Response
+
+__all__ = ["DASHBOARD_VERSION", "page", "script"]
+
+DASHBOARD_VERSION: str = optuna_dashboard.__version__
+_PACKAGE_DIR = Path(optuna_dashboard.__file__).resolve().parent
+_BASE_META = "prunesearch-dashboard-base"
+# The dashboard's own policy (optuna_dashboard._app, without an LLM provider): scripts and
+# data from this origin only; WebGL plots need 'unsafe-eval'.
+_CSP = ";".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "connect-src 'self'",
+        "style-src 'self' data: 'unsafe-inline'",
+        "script-src 'self' 'unsafe-eval'",
+    ]
+)
+
+
+# (text, its replacement, how many times the pinned release has it)
+_META_READ = f"document.querySelector('meta[name=\"{_BASE_META}\"]').content"
+_BUNDLE_EDITS: tuple[tuple[str, str, int], ...] = (
+    # The client's routes: /dashboard/studies/1 -> <mount>/studies/1.
+    ('url_prefix:"/dashboard"', f"url_prefix:{_META_READ}", 1),
+    # The API client's base URL (API_ENDPOINT, empty in the release): /api -> <mount>/api.
+    ("this.baseURL=", f"this.baseURL={_META_READ}+", 1),
+    # The trials' CSV download links.
+    ("`/csv/", f"`${{{_META_READ}}}/csv/", 2),
+)
+_SCRIPT_TAG = '<script defer src="/static/bundle.js"></script>'
+
+
+def _edit(text: str, edits: Iterable[tuple[str, str, int]], what: str) -> str:
+    for old, new, count in edits:
+        found = text.count(old)
+        if found != count:
+            raise RuntimeError(
+                f"optuna-dashboard {DASHBOARD_VERSION}: its {what} has {found} of {old!r}, "
+                f"expected {count}; this module knows the release pinned in pyproject.toml"
+            )
+        text = text.replace(old, new)
+    return text
+
+
+@cache
+def _bundle() -> tuple[bytes, bytes, str]:
+    """The bundle with its paths under the mount: plain, gzipped, and its ETag."""
+    source = (_PACKAGE_DIR / "public" / "bundle.js").read_text(encoding="utf-8")
+    body = _edit(source, _BUNDLE_EDITS, "bundle.js").encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, gzip.compress(body, compresslevel=6, mtime=0), etag
+
+
+@cache
+def _page_template() -> str:
+    return (_PACKAGE_DIR / "index.html").read_text(encoding="utf-8")
+
+
+def page(base: str) -> Response:
+    quoted = html.escape(base, quote=True)
+    tags = (
+        f'<meta name="{_BASE_META}" content="{quoted}" />\n    '
+        f'<script defer src="{quoted}/static/bundle.js"></script>'
+    )
+    text = _edit(_page_template(), [(_SCRIPT_TAG, tags, 1)], "index.html")
+    headers = {"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"}
+    return Response(text, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def script(request: Request) -> Response:
+    body, gzipped, etag = _bundle()
+    # Private: the copy is per job address and behind auth; revalidated by ETag.
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        body = gzipped
+    return Response(body, media_type="application/javascript", headers=headers)

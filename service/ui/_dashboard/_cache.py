@@ -1,0 +1,82 @@
+"""optuna-dashboard WSGI apps, kept per FastAPI app: the last :data:`DASHBOARDS_KEPT` used."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import cast
+
+import optuna_dashboard
+from a2wsgi.wsgi_typing import WSGIApp
+from fastapi import Request
+from optuna.storages import BaseStorage
+
+from service.exceptions import StudyNotCreated
+from service.ui._dashboard._storage import OneStudyView
+
+__all__ = ["DASHBOARDS_KEPT", "Dashboard", "Dashboards", "get_dashboards"]
+
+DASHBOARDS_KEPT = 32  # WSGI apps per FastAPI app, the most recently used (one per study)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    study_id: int
+    app: WSGIApp
+
+
+class Dashboards:
+    """optuna-dashboard apps per (storage URL, study name), the last ``size`` used. A study
+    not created yet is not remembered: the next request looks again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._apps: OrderedDict[tuple[str, str], Dashboard] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, storage: BaseStorage, key: tuple[str, str]) -> Dashboard:
+        """The dashboard of study ``key[1]`` in ``storage`` (whose URL is ``key[0]``).
+
+        Raises:
+            StudyNotCreated: the storage has no such study (yet).
+        """
+        with self._lock:
+            found = self._apps.get(key)
+            if found is not None:
+                self._apps.move_to_end(key)
+                return found
+        built = _build(storage, key[1])  # outside the lock: it reads the database
+        with self._lock:
+            self._apps[key] = built
+            self._apps.move_to_end(key)
+            while len(self._apps) > self.size:
+                self._apps.popitem(last=False)
+        return built
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._apps)
+
+
+def _build(storage: BaseStorage, study_name: str) -> Dashboard:
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        raise StudyNotCreated(study_name) from None
+    app = optuna_dashboard.wsgi(OneStudyView(storage, study_id, study_name))
+    return Dashboard(study_id=study_id, app=cast(WSGIApp, app))
+
+
+_STATE_LOCK = threading.Lock()
+
+
+def get_dashboards(request: Request) -> Dashboards:
+    """The app's dashboards, made on first use (the storages are the app's too: see
+    :func:`service.api.insights.get_study_storages`)."""
+    state = request.app.state
+    with _STATE_LOCK:
+        dashboards = getattr(state, "optuna_dashboards", None)
+        if dashboards is None:
+            dashboards = state.optuna_dashboards = Dashboards(size=DASHBOARDS_KEPT)
+    return cast(Dashboards, dashboards)

@@ -1,0 +1,79 @@
+"""The FastAPI route of ``/ui/jobs/{job_id}/dashboard/``: reads only, the caller's job only,
+then the page, the bundle, or the dashboard's own WSGI app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.api.deps import SessionDep, SettingsDep, get_owner
+from service.api.errors import describe
+from service.api.insights import StoragesDep
+from service.exceptions import ReadOnlyError, StudyNotCreated
+from service.models import Job, get_owned
+from service.ui._dashboard._bundle import page, script
+from service.ui._dashboard._cache import Dashboards, get_dashboards
+from service.ui._dashboard._forward import Forward
+from service.ui._dashboard._routes import route
+
+__all__ = ["router"]
+
+_READS = frozenset({"GET", "HEAD"})
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _refuse(method: str) -> JSONResponse:
+    status, body = describe(
+        ReadOnlyError(
+            f"the job's dashboard is read-only: {method} is not allowed (GET and HEAD are); "
+            "studies, notes and trials cannot be changed through it"
+        )
+    )
+    body["reason"] = body["detail"]  # what the dashboard's own scripts show
+    return JSONResponse(body, status_code=status, headers={"Allow": "GET, HEAD"})
+
+
+def _not_created(job: Job) -> StudyNotCreated:
+    return StudyNotCreated(
+        f"the job's study does not exist yet: the search creates it when the job starts "
+        f"(job {job.id} is {job.status.value}); reload once it runs"
+    )
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@router.api_route("/jobs/{job_id}/dashboard", methods=_ALL_METHODS, name="dashboard_root")
+@router.api_route("/jobs/{job_id}/dashboard/{path:path}", methods=_ALL_METHODS, name="dashboard")
+def dashboard(
+    job_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    storages: StoragesDep,
+    dashboards: Annotated[Dashboards, Depends(get_dashboards)],
+    path: str = "",
+) -> Response:
+    """optuna-dashboard for the job's study (see :mod:`service.ui._dashboard`)."""
+    if request.method not in _READS:
+        return _refuse(request.method)
+    owner = get_owner(request, settings, session, credentials)
+    job = get_owned(session, Job, job_id, owner)
+    url = job.storage_url or ""  # "": the service's own database
+    try:
+        found = dashboards.get(storages.storage(job.storage_url), (url, job.study_name))
+    except StudyNotCreated:
+        raise _not_created(job) from None
+    base = request.url_for("dashboard", job_id=job_id, path="").path.rstrip("/")
+    target = route(path, found.study_id)
+    if target == "page":
+        return page(base)
+    if target == "script":
+        return script(request)
+    return Forward(found.app, base, path)
