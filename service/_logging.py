@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import optuna
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -77,12 +77,26 @@ class ContextJsonFormatter(JsonFormatter):
         return log_data
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is at the time of each record, not the one it was
+    made with: a caller that swaps stderr (a test runner, a CLI runner) and closes its
+    replacement later must not leave the root logger writing to a closed file."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        return None
+
+
 def configure_logging(settings: Settings, *, stream: IO[str] | None = None) -> logging.Handler:
     """Send every logger's records to ``stream`` (stderr) in the settings' format and level.
 
     Returns the handler installed on the root logger (tests read what it wrote).
     """
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.addFilter(LogContextFilter())
     handler.setFormatter(
         ContextJsonFormatter() if settings.log_format == "json" else ContextTextFormatter()

@@ -142,3 +142,20 @@ def test_a_real_slice_logs_each_trial_with_the_job_id_and_its_number(
     # The same slice, recorded for /metrics.
     (recorded,) = store.slices
     assert recorded["job_id"] == job_id and recorded["trials"] == 2 and recorded["seconds"] > 0
+
+
+def test_the_default_stream_is_stderr_as_it_is_when_each_line_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A CLI runner swaps stderr while `serve` configures logging and closes its stream
+    # afterwards; later lines must go to the stderr of their time, not to a closed file.
+    swapped = io.StringIO()
+    monkeypatch.setattr("sys.stderr", swapped)
+    configure_logging(_settings(log_format="json", log_level="INFO"))
+    swapped.close()
+    current = io.StringIO()
+    monkeypatch.setattr("sys.stderr", current)
+
+    logging.getLogger("tests.logging").info("after the swap")
+
+    assert [line["message"] for line in _json_lines(current)] == ["after the swap"]
