@@ -8,7 +8,7 @@ import socket
 import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
@@ -26,8 +26,11 @@ class Dispatcher(abc.ABC):
     ``SWEEP`` ignores the job id)."""
 
     @abc.abstractmethod
-    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
-        """Queue ``task`` for ``job_id`` on ``queue`` (the job's device kind)."""
+    def enqueue(
+        self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
+    ) -> None:
+        """Queue ``task`` for ``job_id`` on ``queue`` (the job's device kind), to start no
+        sooner than ``countdown_s`` seconds from now."""
 
     def queue_depths(self) -> dict[str, int] | None:
         """Tasks waiting (not yet started) by queue, where this dispatcher holds the queue;
@@ -41,11 +44,13 @@ class CeleryDispatcher(Dispatcher):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+    def enqueue(
+        self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
+    ) -> None:
         if task not in runner.TASKS:
             raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
         args = [] if task == runner.SWEEP else [str(job_id)]
-        self.app.send_task(task, args=args, queue=queue)
+        self.app.send_task(task, args=args, queue=queue, countdown=countdown_s or None)
 
 
 class EmbeddedDispatcher(Dispatcher):
@@ -73,6 +78,7 @@ class EmbeddedDispatcher(Dispatcher):
         self._waiting: Counter[str] = Counter()  # queued, not started, by queue
         self._idle = threading.Condition()
         self._closed = threading.Event()
+        self._timers: dict[threading.Timer, str] = {}  # tasks queued with a countdown: queue
         self._sweeper: threading.Thread | None = None
         if sweep_every_s is not None:
             self._sweeper = threading.Thread(
@@ -93,7 +99,9 @@ class EmbeddedDispatcher(Dispatcher):
         with self._idle:
             return {queue: self._waiting[queue] for queue in ("cpu", "cuda")}
 
-    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+    def enqueue(
+        self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
+    ) -> None:
         if task not in runner.TASKS:
             raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
         with self._idle:
@@ -103,10 +111,35 @@ class EmbeddedDispatcher(Dispatcher):
                 return
             self._pending += 1
             self._waiting[queue] += 1
-            # Under the lock, so that shutdown cannot close the pool between check and submit.
-            future = self._pool.submit(self._execute, task, job_id, queue)
+            if countdown_s <= 0:
+                self._submit(task, job_id, queue)
+                return
+            # Counted as pending from now: join() waits for a delayed task too.
+            timer = threading.Timer(countdown_s, self._submit_later, args=(task, job_id, queue))
+            timer.daemon = True
+            self._timers[timer] = queue
+            timer.start()
+
+    def _submit(self, task: str, job_id: str, queue: str) -> None:
+        # Under the lock, so that shutdown cannot close the pool between check and submit.
+        future = self._pool.submit(self._execute, task, job_id, queue)
         # Also runs for a future cancelled at shutdown.
         future.add_done_callback(lambda done: self._done(done, queue))
+
+    def _submit_later(self, task: str, job_id: str, queue: str) -> None:
+        with self._idle:
+            if self._timers.pop(cast(threading.Timer, threading.current_thread()), None) is None:
+                return  # shutdown got here first and dropped it
+            if not self._closed.is_set():
+                self._submit(task, job_id, queue)
+                return
+            self._drop(queue)
+
+    def _drop(self, queue: str) -> None:
+        """Forget a counted task that will never start (called under the lock)."""
+        self._pending -= 1
+        self._waiting[queue] -= 1
+        self._idle.notify_all()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until no task is queued or running (continuations included); False if
@@ -119,6 +152,10 @@ class EmbeddedDispatcher(Dispatcher):
         end (a slice is bounded by ``slice_seconds``)."""
         with self._idle:
             self._closed.set()
+            for timer, queue in self._timers.items():
+                timer.cancel()
+                self._drop(queue)
+            self._timers.clear()
         self._pool.shutdown(wait=wait, cancel_futures=True)
         self._heartbeat.stop(timeout=None if wait else 0)
         if wait and self._sweeper is not None:
@@ -144,9 +181,10 @@ class EmbeddedDispatcher(Dispatcher):
 
     def _done(self, future: Future[None], queue: str) -> None:
         with self._idle:
-            self._pending -= 1
             if future.cancelled():
-                self._waiting[queue] -= 1  # dropped at shutdown before it started
+                self._drop(queue)  # dropped at shutdown before it started
+                return
+            self._pending -= 1
             self._idle.notify_all()
 
     def _sweep_every(self, seconds: float) -> None:

@@ -57,6 +57,9 @@ PREPARE, RUN_SLICE, FINALIZE, SWEEP = (
     "workers.sweep",
 )
 
+# How long a slice that found the plan met, but trials still running, waits to look again.
+SETTLE_POLL_S = 5.0
+
 # Errors of the job's own making: the job fails with the message; retrying cannot help.
 JOB_ERRORS: tuple[type[Exception], ...] = (SpecError, PruningError)
 
@@ -106,6 +109,9 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
                 max_trials=options.slice_trials, timeout=options.slice_seconds
             )
             finished = run.session.finished()
+            running = run.session.in_flight() if finished else 0
+            # Failing a dead trial queues its retry: the plan is not met after all.
+            finished = finished and run.session.finished()
     except SearchCancelled:
         store.mark_cancelled(job_id)  # finished trials stay in the study and the store
         return
@@ -116,6 +122,11 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
     if not finished:
         # The continuation: no task may outlive the broker's visibility timeout.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
+    elif running:
+        # Another slice's trial is still running (it finalizes when done), or a dead
+        # worker's trial is not yet past Optuna's grace: look again shortly.
+        log.info("job %s: plan met, %d trial(s) still running; waiting", job_id, running)
+        dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
     elif store.begin_finalizing(job_id):
         dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
 

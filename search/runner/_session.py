@@ -77,9 +77,26 @@ class SearchSession:
         return done, sum(t.state == TrialState.FAIL for t in trials)
 
     def finished(self) -> bool:
-        done, failed = self.counts()
-        # A study whose trials keep failing stops too, rather than retrying forever.
-        return done >= self.planned or failed >= self.planned
+        """Whether the trial plan is met: enough trials done and none waiting (a failed
+        trial's retry waits until someone runs it), or as many failures as planned trials
+        (a study whose trials keep failing stops rather than retrying forever)."""
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        if sum(state == TrialState.FAIL for state in states) >= self.planned:
+            return True
+        done = sum(state in DONE_STATES for state in states)
+        return done >= self.planned and TrialState.WAITING not in states
+
+    def in_flight(self) -> int:
+        """Trials still running anywhere, after failing those whose process stopped
+        heartbeating (Optuna's grace; their retries then wait, see :meth:`finished`).
+
+        The finals wait for this to reach 0, so that a trial running on another worker,
+        or the retry of a killed one, is on the leaderboard the finalists come from."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self.study)
+        states = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return len(states)
 
     def enqueue_baselines(self) -> None:
         """Queue the uniform and global baselines once per study (they run first)."""

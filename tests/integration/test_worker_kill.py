@@ -3,10 +3,11 @@ trial and its retry callback queues it again, the surviving worker runs it and f
 job, and nothing that finished before the kill is lost or changed.
 
 The heartbeat's grace is the service's floor of 60 s (HEARTBEAT_INTERVAL_S is 2, and the
-grace is max(60, 4 x interval)), and only a worker starting a trial fails a stale one: the
-surviving worker must still be running trials a minute after the kill. So the job is sized
-from the speed of this machine, measured just before: trials of a few seconds, enough of
-them for about two minutes of work on one worker.
+grace is max(60, 4 x interval)). The survivor may meet the trial plan before the grace has
+passed; it then waits, looking again every few seconds, because a job is not finalized while
+a trial of it is RUNNING: once the killed trial is stale it is failed, and its retry runs
+before the finals. The job is sized from the speed of this machine, measured just before:
+trials of a few seconds, so that the kill lands mid-trial.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ pytestmark = pytest.mark.integration
 MakeKey = Callable[[str], dict[str, str]]
 JOB_TIMEOUT_S = 600.0
 # Sizing: trials of about TRIAL_S seconds, and after the kill about AFTER_KILL_S seconds of
-# them for the one worker left (the grace is 60 s: the margin absorbs a faster machine).
+# them for the one worker left (fewer than the 60 s grace: it waits for the grace to pass).
 TRIAL_S = 3.5
-AFTER_KILL_S = 110.0
+AFTER_KILL_S = 20.0
 TRIAL_OVERHEAD_S = 0.5  # pruning, measuring, BN recalibration, database writes
 EPOCH_OVERHEAD_S = 0.04  # per epoch in a worker: Optuna's report, the cancel poll
 KILL_AFTER_DONE = 3
@@ -179,13 +180,6 @@ def test_worker_killed_mid_trial(
 
     # The killed trial was failed (heartbeat stale), and retried with the same parameters.
     trials = {t.number: t for t in study.trials(study_name)}
-    if trials[killed].state == "RUNNING":
-        pytest.fail(
-            f"the job succeeded with the killed trial {killed} still RUNNING: the surviving "
-            "worker ran out of trials before the heartbeat grace (60 s) passed, so nothing "
-            "failed and retried it: the machine got faster than it was when the job was sized "
-            f"(body {body}); raise AFTER_KILL_S here (or lower the grace).\n{describe()}"
-        )
     assert trials[killed].state == "FAIL", describe()
     retries = [t for t in trials.values() if t.retried_from == killed]
     assert len(retries) == 1, f"retries of trial {killed}: {retries}\n{describe()}"

@@ -76,7 +76,9 @@ class RecordingDispatcher(Dispatcher):
         self.fail_with: Exception | None = None
         self._lock = threading.Lock()
 
-    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+    def enqueue(
+        self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
+    ) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         with self._lock:

@@ -51,11 +51,15 @@ class RecordingDispatcher(Dispatcher):
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
+        self.countdowns: list[float] = []  # one per call
         self._lock = threading.Lock()
 
-    def enqueue(self, task: str, job_id: str, *, queue: str = "cpu") -> None:
+    def enqueue(
+        self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
+    ) -> None:
         with self._lock:
             self.calls.append((task, job_id, queue))
+            self.countdowns.append(countdown_s)
 
     def tasks(self) -> list[str]:
         return [task for task, _, _ in self.calls]

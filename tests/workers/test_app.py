@@ -231,8 +231,18 @@ def test_the_celery_dispatcher_sends_json_by_task_name_to_the_queue(app: Celery)
     assert _received(app, "cpu") == [(SWEEP, [])]
 
 
-def _received(app: Celery, queue: str) -> list[tuple[str, list[Any]]]:
-    """Drain ``queue`` of the in-memory broker: (task name, args) of each message."""
+def test_a_countdown_reaches_celery_as_the_messages_eta(app: Celery) -> None:
+    dispatcher = CeleryDispatcher(app)
+    dispatcher.enqueue(RUN_SLICE, "job-1", queue="cuda", countdown_s=5.0)
+    dispatcher.enqueue(RUN_SLICE, "job-2", queue="cuda")
+
+    etas = {args[0]: headers.get("eta") for args, headers in _messages(app, "cuda")}
+
+    assert etas["job-1"] is not None and etas["job-2"] is None
+
+
+def _messages(app: Celery, queue: str) -> list[tuple[list[Any], dict[str, Any]]]:
+    """Drain ``queue`` of the in-memory broker: (args, headers) of each message."""
     out = []
     with app.connection_for_read() as connection:
         simple = connection.SimpleQueue(queue)
@@ -243,10 +253,15 @@ def _received(app: Celery, queue: str) -> list[tuple[str, list[Any]]]:
                 break
             assert message.content_type == "application/json"
             args, _kwargs, _embed = message.decode()
-            out.append((message.headers["task"], list(args)))
+            out.append((list(args), dict(message.headers)))
             message.ack()
         simple.close()
     return out
+
+
+def _received(app: Celery, queue: str) -> list[tuple[str, list[Any]]]:
+    """Drain ``queue`` of the in-memory broker: (task name, args) of each message."""
+    return [(headers["task"], args) for args, headers in _messages(app, queue)]
 
 
 def test_transient_errors_are_told_apart() -> None:

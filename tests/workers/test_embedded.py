@@ -160,6 +160,34 @@ def test_after_shutdown_nothing_is_queued(store: MemoryStore) -> None:
     assert store.job(job_id).status == "queued"  # left for the sweeper of the next process
 
 
+def test_a_task_with_a_countdown_starts_late_and_join_waits_for_it(store: MemoryStore) -> None:
+    job_id = store.submit(tiny())
+    store.request_cancel(job_id)  # the slice ends as soon as it reads the job
+    dispatcher = EmbeddedDispatcher(store, OPTIONS, sweep_every_s=None)
+    try:
+        dispatcher.enqueue(RUN_SLICE, job_id, countdown_s=0.5)
+        assert dispatcher.queue_depths()["cpu"] == 1
+        assert store.job(job_id).status == "queued"  # not yet started
+
+        assert dispatcher.join(30)
+        assert store.job(job_id).status == "cancelled"
+        assert dispatcher.queue_depths()["cpu"] == 0
+    finally:
+        dispatcher.shutdown()
+
+
+def test_shutdown_drops_a_task_still_counting_down(store: MemoryStore) -> None:
+    job_id = store.submit(tiny())
+    dispatcher = EmbeddedDispatcher(store, OPTIONS, sweep_every_s=None)
+    dispatcher.enqueue(PREPARE, job_id, countdown_s=60)
+
+    dispatcher.shutdown(wait=True)
+
+    assert dispatcher.join(1)
+    assert dispatcher.queue_depths() == {"cpu": 0, "cuda": 0}
+    assert store.job(job_id).status == "queued"  # left for the sweeper of the next process
+
+
 def test_unknown_task_names_are_refused(store: MemoryStore) -> None:
     dispatcher = EmbeddedDispatcher(store, OPTIONS, sweep_every_s=None)
     with pytest.raises(ValueError, match="unknown task"):

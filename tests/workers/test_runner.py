@@ -137,13 +137,7 @@ def test_two_slices_finishing_together_start_exactly_one_finalize(
     spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
     job_id = submit(spec)
     prepare_job(store, recorder, job_id, OPTIONS)
-    # Another process ran every trial of the study; the job is still running.
-    prepared = prepare(SearchSpec.parse(spec), reference_weights=store.reference_path(job_id))
-    session = SearchSession(
-        prepared, storage=store.storage_url, study_name=store.load(job_id).study_name
-    )
-    session.run_slice()
-    assert session.finished() and store.job(job_id).status == "running"
+    _plan_met_elsewhere(store, spec, job_id)
 
     start = threading.Barrier(2)
 
@@ -159,6 +153,68 @@ def test_two_slices_finishing_together_start_exactly_one_finalize(
 
     assert recorder.tasks().count(FINALIZE) == 1
     assert store.history(job_id).count("finalizing") == 1
+
+
+def _plan_met_elsewhere(store: MemoryStore, spec: dict[str, Any], job_id: str) -> None:
+    """Another process runs every trial of the job's study; the job is still running."""
+    prepared = prepare(SearchSpec.parse(spec), reference_weights=store.reference_path(job_id))
+    session = SearchSession(
+        prepared, storage=store.storage_url, study_name=store.load(job_id).study_name
+    )
+    session.run_slice()
+    assert session.finished() and store.job(job_id).status == "running"
+
+
+def test_the_finals_wait_for_a_trial_still_running_elsewhere(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, OPTIONS)
+    _plan_met_elsewhere(store, spec, job_id)
+    # A worker is still in a trial (one more than planned: slices can overshoot).
+    live = _study(store, job_id).ask()
+    recorder.calls.clear()
+    recorder.countdowns.clear()
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    assert recorder.tasks() == [RUN_SLICE] and recorder.countdowns[0] > 0
+    assert store.job(job_id).status == "running"
+
+    _study(store, job_id).tell(live, 0.5)
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    assert recorder.tasks() == [RUN_SLICE, FINALIZE]
+    assert store.job(job_id).status == "finalizing"
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_dead_trial_is_failed_after_its_grace_and_its_retry_runs_before_the_finals(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    options = replace(OPTIONS, trial_heartbeat_s=1, trial_grace_s=2)
+    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, options)
+    _plan_met_elsewhere(store, spec, job_id)
+    # A worker took one more trial, beat once and died.
+    storage = study_storage(store.storage_url, options)
+    study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
+    dead = study.ask()
+    storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
+    time.sleep(3)
+    recorder.calls.clear()
+
+    run_slice(store, recorder, job_id, options)  # fails the dead trial: its retry waits
+    assert recorder.tasks() == [RUN_SLICE]
+    run_slice(store, recorder, job_id, options)  # runs the retry, then the finals
+
+    assert recorder.tasks() == [RUN_SLICE, FINALIZE]
+    trials = _study(store, job_id).get_trials()
+    assert trials[dead.number].state == TrialState.FAIL
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(retry) == 1 and retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def test_finalize_with_no_feasible_candidate_fails_with_advice(
