@@ -480,7 +480,8 @@ def render(
         "ratio: median at that N / median at the smallest (bold: reads whose response does "
         "not grow with N); body: bytes as served (uncompressed), in brackets as `gzip.compress` "
         "would make them",
-        f"gc.freeze() after start-up: {'yes' if settings.gc_freeze else 'no'}",
+        "gc: the app freezes its start-up heap (service.app's lifespan); an extra "
+        f"gc.freeze() once all servers are up: {'yes' if settings.gc_freeze else 'no'}",
     ]
     parts = [
         "# Job page reads vs candidates per job",
