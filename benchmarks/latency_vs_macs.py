@@ -27,7 +27,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _machine import git_commit  # benchmarks/ is on sys.path when a script runs
 from torch import nn
 
 from pruning import AnalysisReport, Policy, analyze, apply_policy, count_macs, measure, zoo
@@ -398,22 +398,8 @@ def machine() -> dict[str, str]:
         "torch": f"{torch.__version__} (oneDNN {onednn.group(1) if onednn else '?'}), "
         f"torch-pruning {importlib.metadata.version('torch-pruning')}",
         "process niceness": str(os.nice(0)),
-        "commit": _git_commit(),
+        "commit": git_commit(),
     }
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
 
 
 def render(rows: Sequence[Row], settings: Settings, notes: dict[str, str]) -> str:

@@ -35,7 +35,6 @@ import json
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from typing import Any
 
 import optuna
 import torch
+from _machine import git_commit  # benchmarks/ is on sys.path when a script runs
 
 from search import (
     Candidate,
@@ -443,19 +443,9 @@ def machine() -> dict[str, str]:
         "torch": torch.__version__,
         "Python": platform.python_version(),
         "OS": platform.platform(),
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-
-
-def _git_commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
 
 
 def facts(data: dict[str, Any], settings: Settings) -> list[str]:

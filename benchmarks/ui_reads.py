@@ -36,7 +36,6 @@ import random
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _machine import git_commit  # benchmarks/ is on sys.path when a script runs
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -444,22 +444,8 @@ def machine(backends: Sequence[str]) -> dict[str, str]:
         "OS": platform.platform(),
         "Python": platform.python_version(),
         **versions(backends),
-        "commit": _git_commit(),
+        "commit": git_commit(),
     }
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
 
 
 def render(
