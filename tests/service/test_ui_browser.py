@@ -367,3 +367,36 @@ def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(
     page.wait_for_selector("[data-testid=job-missing]:visible")
     assert "no job 'no-such-job'" in page.inner_text("[data-testid=job-missing]")
     assert page.is_hidden("#job-body")
+
+
+def test_the_jobs_optuna_dashboard_renders_its_study_for_a_signed_in_page(
+    page: Page, live: Live, finished_job: str
+) -> None:
+    mount = f"/ui/jobs/{finished_job}/dashboard/"
+    requests: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on(
+        "response",
+        lambda response: (
+            failed.append(f"{response.status} {response.url}")
+            if response.status >= 400 and not response.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
+    _sign_in(page, live)  # the session cookie is the only credential the dashboard gets
+
+    page.goto(f"{live.url}{mount}")
+
+    study_name = live.get(f"/v1/jobs/{finished_job}")["study_name"]
+    page.get_by_text(study_name).first.wait_for()
+    # The study list holds the job's study alone; its page opens under the mount too.
+    page.get_by_text(study_name).first.click()
+    page.wait_for_url(f"**{mount}studies/**")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(_artifacts() / "ui-dashboard.png"))
+    own = [url for url in requests if url.startswith(live.url)]
+    assert own and all(
+        url.startswith(f"{live.url}{mount}") or url.endswith("/favicon.ico") for url in own
+    ), own
+    assert not failed, failed
