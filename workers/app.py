@@ -31,7 +31,6 @@ __all__ = ["QUEUES", "configure", "make_celery"]
 log = logging.getLogger(__name__)
 
 QUEUES = ("cpu", "cuda")  # one per device kind, so latency is measured where models run
-SWEEP_EVERY_S = 60.0
 
 
 @dataclass
@@ -168,9 +167,9 @@ def _settings(options: WorkerOptions) -> dict[str, Any]:
         "beat_schedule": {
             "prunesearch-sweep": {
                 "task": runner.SWEEP,
-                "schedule": SWEEP_EVERY_S,
+                "schedule": options.sweep_every_s,
                 # A backlog of sweeps is worth one sweep.
-                "options": {"queue": "cpu", "expires": SWEEP_EVERY_S},
+                "options": {"queue": "cpu", "expires": options.sweep_every_s},
             }
         },
     }

@@ -35,6 +35,8 @@ class WorkerOptions:
     trial_grace_s: int = 60
     # How often each worker process records its own heartbeat (for /metrics).
     worker_heartbeat_s: float = 15.0
+    # How often the sweeper (celery beat, or the embedded pool's thread) looks for stale jobs.
+    sweep_every_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.slice_trials < 1:
@@ -43,6 +45,8 @@ class WorkerOptions:
             raise ValueError(f"slice_seconds must be positive, not {self.slice_seconds}")
         if self.stale_after_s <= 0:
             raise ValueError(f"stale_after_s must be positive, not {self.stale_after_s}")
+        if self.sweep_every_s <= 0:
+            raise ValueError(f"sweep_every_s must be positive, not {self.sweep_every_s}")
         if self.worker_heartbeat_s <= 0:
             raise ValueError(f"worker_heartbeat_s must be positive, not {self.worker_heartbeat_s}")
         if self.max_tasks_per_child < 1:

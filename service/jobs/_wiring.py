@@ -31,6 +31,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         trial_heartbeat_s=settings.heartbeat_interval_s,
         trial_grace_s=max(60, 4 * settings.heartbeat_interval_s),
         worker_heartbeat_s=settings.worker_heartbeat_s,
+        sweep_every_s=float(settings.sweep_interval_s),
     )
 
 
@@ -51,7 +52,7 @@ def make_dispatcher(
             SqlJobStore(database, artifacts),
             options,
             max_workers=settings.embedded_workers,
-            sweep_every_s=float(settings.sweep_interval_s),
+            sweep_every_s=options.sweep_every_s,
         )
         # The running slice ends within slice_seconds; queued tasks are dropped, and the
         # sweeper of the next start resumes their jobs.

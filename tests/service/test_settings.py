@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from service.jobs._wiring import worker_options
 from service.settings import Settings, get_settings, is_loopback
 
 
@@ -96,3 +97,15 @@ def test_an_empty_broker_url_means_embedded() -> None:
     settings = Settings(broker_url="")
     assert settings.broker_url is None
     assert settings.embedded
+
+
+def test_the_workers_options_follow_the_settings() -> None:
+    settings = Settings(
+        sweep_interval_s=17, heartbeat_interval_s=20, worker_heartbeat_s=5, slice_trials=3
+    )
+
+    options = worker_options(settings)
+
+    assert options.sweep_every_s == 17.0  # celery beat and the embedded sweeper alike
+    assert (options.trial_heartbeat_s, options.trial_grace_s) == (20, 80)
+    assert (options.worker_heartbeat_s, options.slice_trials) == (5.0, 3)

@@ -49,6 +49,7 @@ def test_celery_is_configured_for_bounded_redeliverable_json_tasks() -> None:
         visibility_timeout_s=7200,
         task_time_limit_s=3600,
         max_tasks_per_child=7,
+        sweep_every_s=17.0,
     )
     conf = make_celery(options).conf
 
@@ -66,7 +67,8 @@ def test_celery_is_configured_for_bounded_redeliverable_json_tasks() -> None:
     routes = {q.name: (q.exchange.name, q.routing_key) for q in conf.task_queues}
     assert routes == {"cpu": ("cpu", "cpu"), "cuda": ("cuda", "cuda")}
     (entry,) = conf.beat_schedule.values()
-    assert entry["task"] == SWEEP and entry["schedule"] == 60.0
+    assert entry["task"] == SWEEP and entry["schedule"] == 17.0
+    assert entry["options"]["expires"] == 17.0  # a backlog of sweeps is worth one
 
 
 def test_the_tasks_are_registered_by_name(app: Celery) -> None:
