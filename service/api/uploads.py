@@ -9,6 +9,7 @@ file checked and its row committed. Anything that fails deletes what was written
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,13 @@ from service.api.errors import FieldError
 from service.artifacts import (
     ArtifactStore,
     ArtifactWriter,
+    DataInfo,
     StoredFile,
+    WeightsInfo,
     check_data,
     check_weights,
     sanitize_filename,
+    state_dict_from_pickle,
 )
 from service.exceptions import ArtifactError, UploadTooLarge
 from service.models import Artifact, ArtifactKind
@@ -85,17 +89,24 @@ def register_upload(
         FieldError: a missing or unknown ``kind``.
         ArtifactError: the file is corrupt, pickled code, or not the kind it claims.
     """
+    stored = upload.stored
     try:
         kind = _kind(upload.fields.get("kind"))
-        _check(store.path(upload.stored.id), kind, upload.filename, settings.allow_pickle)
+        info = _check(store.path(stored.id), kind, upload.filename, settings.allow_pickle)
+        if isinstance(info, WeightsInfo) and info.format == "pickle":
+            # Allowed by the operator, but the workers load weights_only: keep the state
+            # dict, not the pickle (the row's sha256 and size are the converted file's).
+            plain = state_dict_from_pickle(store.path(stored.id), name=upload.filename)
+            stored = store.save_stream(io.BytesIO(plain), max_bytes=settings.max_upload_bytes)
+            store.delete(upload.stored.id)
         artifact = Artifact(
-            id=upload.stored.id,
+            id=stored.id,
             owner=owner,
             kind=kind,
             filename=upload.filename,
-            sha256=upload.stored.sha256,
-            size=upload.stored.size,
-            path=upload.stored.relpath,
+            sha256=stored.sha256,
+            size=stored.size,
+            path=stored.relpath,
         )
         session.add(artifact)
         session.commit()
@@ -103,15 +114,18 @@ def register_upload(
     except BaseException:
         session.rollback()
         store.delete(upload.stored.id)
+        if stored is not upload.stored:
+            store.delete(stored.id)
         raise
 
 
-def _check(path: Path, kind: ArtifactKind, filename: str, allow_pickle: bool) -> None:
+def _check(
+    path: Path, kind: ArtifactKind, filename: str, allow_pickle: bool
+) -> WeightsInfo | DataInfo:
     try:
         if kind is ArtifactKind.WEIGHTS:
-            check_weights(path, allow_pickle, name=filename)
-        else:
-            check_data(path, name=filename)
+            return check_weights(path, allow_pickle, name=filename)
+        return check_data(path, name=filename)
     except ArtifactError as exc:
         if filename in str(exc):
             raise

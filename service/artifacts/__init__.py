@@ -6,7 +6,13 @@
 >>> session.add(Artifact(id=stored.id, sha256=stored.sha256, path=stored.relpath, ...))
 """
 
-from service.artifacts._checks import DataInfo, WeightsInfo, check_data, check_weights
+from service.artifacts._checks import (
+    DataInfo,
+    WeightsInfo,
+    check_data,
+    check_weights,
+    state_dict_from_pickle,
+)
 from service.artifacts._names import MAX_FILENAME_LENGTH, sanitize_filename
 from service.artifacts._store import ArtifactStore, ArtifactWriter, StoredFile
 
@@ -20,4 +26,5 @@ __all__ = [
     "check_data",
     "check_weights",
     "sanitize_filename",
+    "state_dict_from_pickle",
 ]

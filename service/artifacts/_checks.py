@@ -6,6 +6,7 @@ API process imports them only when the first upload is checked.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 from service.exceptions import ArtifactError
 
-__all__ = ["DataInfo", "WeightsInfo", "check_data", "check_weights"]
+__all__ = ["DataInfo", "WeightsInfo", "check_data", "check_weights", "state_dict_from_pickle"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
@@ -133,6 +134,24 @@ def _check_torch_file(file: Path, label: str, allow_pickle: bool) -> WeightsInfo
     except Exception as exc:  # the weights-only unpickler fails in many ways on junk
         raise _unreadable(label, _first_line(exc)) from exc
     return _state_dict_info(loaded, label, "state_dict")
+
+
+def state_dict_from_pickle(path: str | os.PathLike[str], *, name: str | None = None) -> bytes:
+    """A pickled module or state dict (accepted under ``allow_pickle``) re-saved as a plain
+    state dict that ``torch.load(weights_only=True)`` reads: what the workers load.
+
+    Raises:
+        ArtifactError: the pickled object cannot be loaded or holds no state dict.
+    """
+    import torch
+
+    file = Path(path)
+    label = name or file.name
+    loaded = _load_pickle(file, label)
+    _state_dict_info(loaded, label, "pickle")
+    buffer = io.BytesIO()
+    torch.save({key: value.detach().cpu() for key, value in loaded.items()}, buffer)
+    return buffer.getvalue()
 
 
 def _load_pickle(file: Path, label: str) -> Any:

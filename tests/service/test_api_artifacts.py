@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from service.app import create_app
@@ -166,14 +168,28 @@ def test_path_like_name_never_leaves_the_store(env: ApiEnv, alice: dict[str, str
     assert after == outside
 
 
-def test_an_operator_may_allow_pickled_modules(env: ApiEnv, alice: dict[str, str]) -> None:
+def test_an_operator_may_allow_pickled_modules_which_are_kept_as_state_dicts(
+    env: ApiEnv, alice: dict[str, str]
+) -> None:
     settings = env.settings.model_copy(update={"allow_pickle": True})
+    root = Path(settings.artifact_dir)
+    before = {path for path in root.rglob("*") if path.is_file()}
+    pickled = pickled_module_bytes()
     with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
         response = client.post(
             "/v1/artifacts",
             headers=alice,
-            files={"file": ("module.pt", pickled_module_bytes())},
+            files={"file": ("module.pt", pickled)},
             data={"kind": "weights"},
         )
 
     assert response.status_code == 201, response.text
+    # The workers load weights with weights_only=True: what is kept must load that way.
+    (stored,) = {path for path in root.rglob("*") if path.is_file()} - before
+    weights = torch.load(stored, weights_only=True)
+    module = torch.load(io.BytesIO(pickled), weights_only=False)
+    assert weights.keys() == module.state_dict().keys()
+    assert all(torch.equal(weights[k], v) for k, v in module.state_dict().items())
+    body = response.json()
+    assert body["sha256"] == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert body["size"] == stored.stat().st_size
