@@ -493,3 +493,40 @@ def test_dashboards_are_cached_with_a_bound(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(cache) == 2
     assert cache.get(storage, ("", "a")) is not first
     assert built == ["a", "b", "c", "a"]
+
+
+def test_importances_of_same_numbered_studies_in_two_storages_stay_apart(
+    tmp_path: Path,
+) -> None:
+    # optuna-dashboard caches importances per process by study id alone; each database here
+    # has its study at the same id, with its own parameter names.
+    def one(name: str, param: str) -> tuple[ExitStack, ApiEnv, str, int]:
+        stack = ExitStack()
+        url = f"sqlite:///{tmp_path / name}.sqlite"
+        env = stack.enter_context(api_env(url, tmp_path / f"{name}-store"))
+        with env.session() as session:
+            job = make_job(session, "alice", status=JobStatus.RUNNING)
+            job_id, study_name = job.id, job.study_name
+        storage = RDBStorage(url)
+        study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize")
+        study.optimize(
+            lambda t: t.suggest_float(param, 0.0, 1.0) + 0.1 * t.suggest_float("x", 0.0, 1.0),
+            n_trials=N_TRIALS,
+        )
+        storage.engine.dispose()
+        return stack, env, job_id, study._study_id
+
+    first, second = one("first", "alpha"), one("second", "beta")
+    try:
+        assert first[3] == second[3]
+        for (_, env, job_id, study_id), param in ((first, "alpha"), (second, "beta")):
+            response = env.client.get(
+                f"/ui/jobs/{job_id}/dashboard/api/studies/{study_id}/param_importances",
+                headers=env.key("alice"),
+            )
+            assert response.status_code == 200, response.text
+            names = {p["name"] for p in response.json()["param_importances"][0]}
+            assert names == {param, "x"}
+    finally:
+        first[0].close()
+        second[0].close()

@@ -76,4 +76,5 @@ def dashboard(
         return page(base)
     if target == "script":
         return script(request)
-    return Forward(found.app, base, path)
+    # Study ids repeat across storages: the storage's own URL tells them apart.
+    return Forward(found.app, base, path, storage_key=job.storage_url or settings.database_url)
