@@ -15,17 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
 
 import httpx
 import pytest
 import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from tests.integration.processes import (
     EXECUTION_ENV,
@@ -37,38 +32,12 @@ from tests.integration.processes import (
     spawn,
     wait_for,
 )
+from tests.postgres import throwaway_database
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "PRUNESEARCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 # A database number of its own: the fixture flushes it.
 REDIS_URL = os.environ.get("PRUNESEARCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 REDIS_LOCK = "prunesearch-tests:integration-session"
 REDIS_LOCK_TTL_S = 1200  # longer than a whole run of the suite
-
-
-def _admin_engine(database: str | None = None) -> Any:
-    url = make_url(POSTGRES_ADMIN_URL)
-    if database is not None:
-        url = url.set(database=database)
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
-# A killed session cannot drop its database; a later one drops those this old and unused.
-_STALE_DATABASE_S = 6 * 3600
-
-
-def _drop_stale_databases(connection: Any) -> None:
-    names = connection.scalars(
-        text(
-            "SELECT datname FROM pg_database d WHERE datname LIKE 'ps\\_it\\_%' AND NOT "
-            "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
-        )
-    )
-    for name in list(names):
-        stamp = name.split("_")[2]
-        if stamp.isdigit() and time.time() - int(stamp) > _STALE_DATABASE_S:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- services ---------------------------------------------------------------------------
@@ -79,26 +48,9 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database, migrated, dropped at the end of the session."""
     from service.db import migrate
 
-    name = f"ps_it_{int(time.time())}_{uuid.uuid4().hex[:8]}"
-    admin = _admin_engine()
-    try:
-        with admin.connect() as connection:
-            _drop_stale_databases(connection)
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.fail(
-            f"PostgreSQL is not reachable at {make_url(POSTGRES_ADMIN_URL)!r}: {exc.orig}. "
-            "Start it (bash .ci/services) or point PRUNESEARCH_TEST_POSTGRES_URL at one."
-        )
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with throwaway_database("ps_it") as url:
         migrate(url)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ from __future__ import annotations
 import io
 import pickle
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,7 @@ import numpy as np
 import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import save as save_safetensors
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from pruning import zoo
@@ -42,9 +40,8 @@ from service.models import (
     transition,
 )
 from service.settings import Settings
+from tests.postgres import throwaway_database
 from workers import Dispatcher
-
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 # A spec that validates in well under a second once digits is loaded (no training).
 SPEC: dict[str, Any] = {
@@ -134,19 +131,9 @@ def api_env(database_url: str, artifact_dir: Path, **settings: Any) -> Iterator[
         database.dispose()
 
 
-@contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database() -> AbstractContextManager[str]:
     """A fresh PostgreSQL database of its own, dropped afterwards."""
-    name = f"ps_api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return throwaway_database("ps_api")
 
 
 # -- rows --
