@@ -7,26 +7,14 @@ import optuna
 import pytest
 
 from search import SearchSpec
+from tests.specs import tiny
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def tiny_spec(**overrides: Any) -> SearchSpec:
     """A digits search small enough for the suite: a few trials, one epoch each."""
-    data: dict[str, Any] = {
-        "name": "tiny",
-        "model": {"zoo": "small_cnn", "kwargs": {"width": 8}, "pretrain_epochs": 6},
-        "data": {"source": "digits"},
-        "budget": {"max_macs": 0.4},
-        "search": {"n_trials": 5, "seed": 0},
-        "finetune": {
-            "proxy_epochs": 1,
-            "proxy_samples": 512,
-            "final_epochs": 1,
-            "finalists": 1,
-            "distill": True,
-        },
-    }
+    data = tiny(search={"n_trials": 5})
     for dotted, value in overrides.items():
         section, _, key = dotted.partition("__")
         if key:

@@ -17,7 +17,8 @@ import pytest
 from search import SearchSpec, log_context, prepare
 from service._logging import configure_logging
 from service.settings import Settings
-from tests.workers.conftest import OPTIONS, TINY, RecordingDispatcher, tiny
+from tests.specs import TINY, tiny
+from tests.workers.conftest import OPTIONS, RecordingDispatcher
 from tests.workers.memory_store import MemoryStore
 from workers import PREPARE, RUN_SLICE, runner
 

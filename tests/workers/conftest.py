@@ -1,5 +1,5 @@
-"""Fixtures for the workers: a tiny digits job, a MemoryStore over SQLite Optuna storage,
-a dispatcher that records what would be queued, and a shared trained reference model."""
+"""Fixtures for the workers: a MemoryStore over SQLite Optuna storage, a dispatcher that
+records what would be queued, and the tiny job's (tests/specs.py) trained reference model."""
 
 from __future__ import annotations
 
@@ -13,37 +13,13 @@ import optuna
 import pytest
 
 from search import SearchSpec, prepare
+from tests.specs import TINY
 from tests.workers.memory_store import MemoryStore
 from workers import Dispatcher, WorkerOptions, runner
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# Small enough for the suite; kept apart so the tests read against a plain dict, the form
-# in which the service stores a spec.
-TINY: dict[str, Any] = {
-    "name": "tiny",
-    "model": {"zoo": "small_cnn", "kwargs": {"width": 8}, "pretrain_epochs": 6},
-    "data": {"source": "digits"},
-    "budget": {"max_macs": 0.4},
-    "search": {"n_trials": 4, "seed": 0},
-    "finetune": {
-        "proxy_epochs": 1,
-        "proxy_samples": 512,
-        "final_epochs": 1,
-        "finalists": 1,
-        "distill": True,
-    },
-}
-
 OPTIONS = WorkerOptions(slice_trials=2, slice_seconds=120)
-
-
-def tiny(**sections: dict[str, Any]) -> dict[str, Any]:
-    """TINY with sections overridden key by key: ``tiny(search={"n_trials": 2})``."""
-    spec = {k: dict(v) if isinstance(v, dict) else v for k, v in TINY.items()}
-    for name, values in sections.items():
-        spec[name] = {**spec.get(name, {}), **values}
-    return spec
 
 
 class RecordingDispatcher(Dispatcher):

@@ -19,7 +19,8 @@ from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
 import workers.app as app_module
-from tests.workers.conftest import OPTIONS, tiny
+from tests.specs import tiny
+from tests.workers.conftest import OPTIONS
 from tests.workers.memory_store import MemoryStore
 from workers import (
     FINALIZE,

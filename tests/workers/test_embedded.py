@@ -15,7 +15,8 @@ import torch
 from optuna.trial import TrialState
 
 from pruning import load_bundle, zoo
-from tests.workers.conftest import OPTIONS, tiny
+from tests.specs import tiny
+from tests.workers.conftest import OPTIONS
 from tests.workers.memory_store import MemoryStore
 from workers import PREPARE, RUN_SLICE, EmbeddedDispatcher, JobTicket, dispatch
 from workers import _session_cache as session_cache

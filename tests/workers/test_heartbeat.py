@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 import workers.app as app_module
-from tests.workers.conftest import OPTIONS, tiny
+from tests.specs import tiny
+from tests.workers.conftest import OPTIONS
 from tests.workers.memory_store import MemoryStore
 from workers import RUN_SLICE, EmbeddedDispatcher, JobTicket, configure
 from workers._heartbeat import (

@@ -14,7 +14,8 @@ import pytest
 from optuna.trial import TrialState
 
 from search import SearchSession, SearchSpec, prepare
-from tests.workers.conftest import OPTIONS, Clock, RecordingDispatcher, tiny
+from tests.specs import tiny
+from tests.workers.conftest import OPTIONS, Clock, RecordingDispatcher
 from tests.workers.memory_store import MemoryStore
 from workers import FINALIZE, PREPARE, RUN_SLICE, finalize_job, prepare_job, run_slice, sweep
 from workers._session_cache import study_storage
