@@ -17,17 +17,17 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.storages import BaseStorage, RDBStorage, fail_stale_trials
+from optuna.storages import BaseStorage, RDBStorage
 
 from pruning.exceptions import ExportError, PruningError
 from search import SearchCancelled, SearchResult, SpecError, log_context
+from search.runner import fail_dead_trials
 from workers._heartbeat import count_slice, count_task, identity
 from workers._session_cache import SessionCache, study_storage
 from workers.options import WorkerOptions
@@ -276,11 +276,7 @@ def _nothing_feasible(result: SearchResult) -> str:
 
 def _fail_stale_trials(storage: BaseStorage, study_name: str) -> None:
     try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-        with warnings.catch_warnings():
-            # Experimental in Optuna; it is what fails a dead runner's trial and queues a retry.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            fail_stale_trials(study)
+        fail_dead_trials(optuna.load_study(study_name=study_name, storage=storage))
     except KeyError:
         pass  # the runner died before the study was created: nothing to fail
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Sequence
 
 import optuna
@@ -27,7 +26,7 @@ from search.preparation import Prepared
 from search.runner._finalize import BEST, Finalizer, rank_correlation
 from search.runner._objective import Objective
 from search.runner._result import SearchResult
-from search.runner._study import make_storage, open_study
+from search.runner._study import fail_dead_trials, make_storage, open_study
 from search.space import as_params
 
 # A trial that raises one of these fails alone; the study goes on (Optuna records it).
@@ -92,9 +91,7 @@ class SearchSession:
 
         The finals wait for this to reach 0, so that a trial running on another worker,
         or the retry of a killed one, is on the leaderboard the finalists come from."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(self.study)
+        fail_dead_trials(self.study)
         states = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         return len(states)
 
@@ -134,9 +131,7 @@ class SearchSession:
     def finalize(self) -> SearchResult:
         """Final fine-tunes (skipping those already recorded) and the result."""
         # A trial whose process died after the plan was met is failed, not left running.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(self.study)
+        fail_dead_trials(self.study)
         best_number = self.finalizer.run(self.study)
         board = leaderboard(self.study, cost=self._cost_key())
         best = next((c for c in board if c.number == best_number), None)

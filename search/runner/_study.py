@@ -33,6 +33,16 @@ def make_storage(
         )
 
 
+def fail_dead_trials(study: optuna.Study) -> None:
+    """Fail the study's trials whose process stopped heartbeating for longer than the
+    storage's grace; the retry callback queues each again (storages without heartbeats:
+    nothing to do)."""
+    with warnings.catch_warnings():
+        # Heartbeats are experimental in Optuna; they are what fails a dead trial.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
 def make_sampler(options: SearchOptions, *, seed: int | None = None) -> optuna.samplers.BaseSampler:
     # Budget violations reach the samplers through ``trial.set_constraint`` (Optuna 5).
     seed = options.seed if seed is None else seed
