@@ -21,6 +21,7 @@ from pruning.policy import kept_channels
 from search.budget import Limits
 from search.spec import BudgetSpec, SearchOptions
 from service.exceptions import NotFound
+from service.jobs._leaderboard import SCORE
 from service.models import Candidate, Job
 
 __all__ = [
@@ -51,10 +52,14 @@ POINT_COLUMNS: tuple[str, ...] = (
 
 
 def point_rows(session: Session, job_id: str) -> Sequence[Any]:
-    """Every candidate of ``job_id`` as a row of :data:`POINT_COLUMNS`, by trial number
-    (one query over the ``(job_id, number)`` index)."""
+    """Every candidate of ``job_id`` as a row of :data:`POINT_COLUMNS` and ``score`` (the
+    leaderboard's), by trial number (one query over the ``(job_id, number)`` index)."""
     columns = [getattr(Candidate, name) for name in POINT_COLUMNS]
-    statement = select(*columns).where(Candidate.job_id == job_id).order_by(Candidate.number)
+    statement = (
+        select(*columns, SCORE.label("score"))
+        .where(Candidate.job_id == job_id)
+        .order_by(Candidate.number)
+    )
     return session.execute(statement).all()
 
 
