@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import torch
 from fastapi.testclient import TestClient
@@ -28,6 +29,7 @@ from pruning import zoo
 from service.app import create_app
 from service.artifacts import ArtifactStore
 from service.auth import create_key
+from service.cli._local_server import serve_in_thread
 from service.db import Database, migrate
 from service.models import (
     Artifact,
@@ -134,6 +136,36 @@ def api_env(database_url: str, artifact_dir: Path, **settings: Any) -> Iterator[
 def postgres_database() -> AbstractContextManager[str]:
     """A fresh PostgreSQL database of its own, dropped afterwards."""
     return throwaway_database("ps_api")
+
+
+@dataclass(frozen=True)
+class LiveApi:
+    """A real server (uvicorn in a thread, embedded execution, auth on) and a key to it."""
+
+    url: str
+    token: str
+    database_url: str
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET ``path`` with the key; the JSON answer (an error status raises)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = httpx.get(self.url + path, params=params, headers=headers, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+
+@contextmanager
+def live_api(folder: Path, *, owner: str = "tester") -> Iterator[LiveApi]:
+    """A migrated SQLite database with a key for ``owner``, served with auth on."""
+    url = f"sqlite:///{folder / 'api.db'}"
+    migrate(url)
+    database = Database(url)
+    with database.session() as session:
+        token = create_key(session, owner)
+    database.dispose()
+    settings = Settings(database_url=url, artifact_dir=folder / "store", auth=True, broker_url=None)
+    with serve_in_thread(create_app(settings)) as base_url:
+        yield LiveApi(base_url, token, url)
 
 
 # -- rows --

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,6 @@ from pruning import evaluate, load_bundle, zoo
 from pruning.data import load_builtin
 from pruning.policy import kept_channels
 from service.api import insights, schemas
-from service.app import create_app
-from service.auth import create_key
-from service.cli._local_server import serve_in_thread
 from service.client import (
     ArtifactInfo,
     BestInfo,
@@ -52,8 +48,7 @@ from service.client import (
     Timings,
     TrialPoint,
 )
-from service.db import Database, migrate
-from service.settings import Settings
+from tests.service.factories import LiveApi, live_api
 
 # The brief's tiny job: seconds of training on two cores.
 TINY_SPEC: dict[str, Any] = {
@@ -64,27 +59,6 @@ TINY_SPEC: dict[str, Any] = {
     "search": {"n_trials": 3, "seed": 0},
     "finetune": {"proxy_epochs": 1, "proxy_samples": 512, "final_epochs": 1, "finalists": 1},
 }
-
-
-@dataclass(frozen=True)
-class LiveApi:
-    url: str
-    token: str
-    database_url: str
-
-
-@contextmanager
-def live_api(folder: Path, *, owner: str = "tester") -> Iterator[LiveApi]:
-    """A migrated SQLite database with a key for ``owner``, served with auth on."""
-    url = f"sqlite:///{folder / 'api.db'}"
-    migrate(url)
-    database = Database(url)
-    with database.session() as session:
-        token = create_key(session, owner)
-    database.dispose()
-    settings = Settings(database_url=url, artifact_dir=folder / "store", auth=True, broker_url=None)
-    with serve_in_thread(create_app(settings)) as base_url:
-        yield LiveApi(base_url, token, url)
 
 
 def small_cnn() -> torch.nn.Module:

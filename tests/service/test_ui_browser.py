@@ -15,22 +15,15 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
-from service.app import create_app
-from service.auth import create_key
-from service.cli._local_server import serve_in_thread
 from service.client import Client
-from service.db import Database, migrate
+from service.db import Database
 from service.models import JobStatus
-from service.settings import Settings
-from tests.service.factories import add_candidates, candidate_row, make_job
+from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -80,41 +73,15 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-@dataclass(frozen=True)
-class Live:
-    url: str
-    token: str
-    database_url: str
-
-    def get(self, path: str, **params: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        response = httpx.get(self.url + path, params=params, headers=headers, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-
-@contextmanager
-def _live_server(folder: Path) -> Iterator[Live]:
-    url = f"sqlite:///{folder / 'api.db'}"
-    migrate(url)
-    database = Database(url)
-    with database.session() as session:
-        token = create_key(session, OWNER)
-    database.dispose()
-    settings = Settings(database_url=url, artifact_dir=folder / "store", auth=True, broker_url=None)
-    with serve_in_thread(create_app(settings)) as base_url:
-        yield Live(base_url, token, url)
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     _require_browser()
-    with _live_server(tmp_path_factory.mktemp("ui-browser")) as server:
+    with live_api(tmp_path_factory.mktemp("ui-browser"), owner=OWNER) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def finished_job(live: Live) -> str:
+def finished_job(live: LiveApi) -> str:
     with Client(live.url, live.token) as client:
         job = client.submit(TINY_SPEC)
         job = client.wait(job.id, poll_s=0.5, timeout=600)
@@ -123,7 +90,7 @@ def finished_job(live: Live) -> str:
 
 
 @pytest.fixture(scope="module")
-def big_job(live: Live) -> str:
+def big_job(live: LiveApi) -> str:
     database = Database(live.database_url)
     try:
         with database.sessions() as session:
@@ -147,7 +114,7 @@ def _kind(number: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(live: Live) -> Iterator[Browser]:
+def browser(live: LiveApi) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -206,12 +173,12 @@ def _wait_layers(page: Page, number: int) -> int:
     return int(page.eval_on_selector("#layers-chart", "c => Chart.getChart(c).data.labels.length"))
 
 
-def _sign_in(page: Page, live: Live) -> None:
+def _sign_in(page: Page, live: LiveApi) -> None:
     response = page.request.post(f"{live.url}/ui/session", data={"api_key": live.token})
     assert response.ok
 
 
-def test_sign_in_list_open_a_job_and_read_it(page: Page, live: Live, finished_job: str) -> None:
+def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished_job: str) -> None:
     page.goto(f"{live.url}/ui")
     page.wait_for_selector("[data-testid=signin-form]")
     assert page.is_hidden("#content")
@@ -291,7 +258,7 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: Live, finished_jo
 
 
 def test_ten_thousand_candidates_page_and_sort_on_the_server(
-    page: Page, live: Live, big_job: str
+    page: Page, live: LiveApi, big_job: str
 ) -> None:
     _sign_in(page, live)
     page.goto(f"{live.url}/ui/jobs/{big_job}")
@@ -341,7 +308,7 @@ def test_ten_thousand_candidates_page_and_sort_on_the_server(
 
 
 def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(
-    page: Page, live: Live
+    page: Page, live: LiveApi
 ) -> None:
     database = Database(live.database_url)
     try:
@@ -370,7 +337,7 @@ def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(
 
 
 def test_the_jobs_optuna_dashboard_renders_its_study_for_a_signed_in_page(
-    page: Page, live: Live, finished_job: str
+    page: Page, live: LiveApi, finished_job: str
 ) -> None:
     mount = f"/ui/jobs/{finished_job}/dashboard/"
     requests: list[str] = []
