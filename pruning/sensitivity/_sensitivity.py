@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from pruning._inputs import ExampleInputs
 from pruning.analysis import AnalysisReport, analyze
 from pruning.apply import apply_policy
+from pruning.apply._gradients import DataSample
 from pruning.exceptions import PolicyError
 from pruning.finetune import evaluate, recalibrate_bn
 from pruning.policy import Policy
@@ -54,14 +55,17 @@ def sensitivity(
     criterion: str = "l2",
     report: AnalysisReport | None = None,
     calibration_data: Dataset[Any] | None = None,
+    calibration_batches: int = 50,
+    criterion_data: DataSample | None = None,
     batch_size: int = 256,
     device: str = "cpu",
 ) -> SensitivityResult:
     """Prune each coupled group alone at each ratio and measure accuracy on ``data``.
 
-    With ``calibration_data``, BatchNorm statistics are recalibrated on it before each
-    evaluation (pruning shifts them; without recalibration drops are overstated).
-    ``model`` is not modified.
+    With ``calibration_data``, BatchNorm statistics are recalibrated on
+    ``calibration_batches`` batches of it before each evaluation (pruning shifts them;
+    without recalibration drops are overstated). ``criterion_data`` (a labelled batch or a
+    DataLoader; default: ``data``) feeds the ``taylor`` criterion. ``model`` is not modified.
     """
     if not ratios:
         raise PolicyError("sensitivity needs at least one ratio")
@@ -71,9 +75,15 @@ def sensitivity(
     for group in report.groups:
         for ratio in ratios:
             policy = Policy(ratios={group.root: ratio}, criterion=criterion)
-            pruned = apply_policy(model, policy, example_inputs, report=report, data=data)
+            pruned = apply_policy(
+                model,
+                policy,
+                example_inputs,
+                report=report,
+                data=data if criterion_data is None else criterion_data,
+            )
             if calibration_data is not None:
-                recalibrate_bn(pruned, calibration_data, device=device)
+                recalibrate_bn(pruned, calibration_data, batches=calibration_batches, device=device)
             accuracy = evaluate(pruned, data, batch_size=batch_size, device=device).accuracy
             for name in group.layers:
                 drops[name][float(ratio)] = reference - accuracy

@@ -1,5 +1,21 @@
 """Baselines every leaderboard shows the search against."""
 
-from search.baselines._baselines import GLOBAL, SEARCH, UNIFORM, global_ratios, uniform_ratios
+from search.baselines._baselines import (
+    BASELINES,
+    GLOBAL,
+    SEARCH,
+    SENSITIVITY,
+    UNIFORM,
+    global_ratios,
+    uniform_ratios,
+)
 
-__all__ = ["GLOBAL", "SEARCH", "UNIFORM", "global_ratios", "uniform_ratios"]
+__all__ = [
+    "BASELINES",
+    "GLOBAL",
+    "SEARCH",
+    "SENSITIVITY",
+    "UNIFORM",
+    "global_ratios",
+    "uniform_ratios",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from search.budget._limits import Figures, Limits
 from search.budget._meter import BudgetMeter
 from search.exceptions import BudgetError
@@ -9,8 +11,11 @@ from search.exceptions import BudgetError
 _UNITS = {"max_params": "parameters", "max_macs": "MACs", "max_latency_ms": "ms"}
 
 
-def check_reachable(meter: BudgetMeter, limits: Limits, *, max_ratio: float) -> Figures:
-    """Measure the most-pruned policy (every group at ``min_keep``); refuse if it fails.
+def check_reachable(
+    meter: BudgetMeter, limits: Limits, *, max_ratio: Mapping[int, float]
+) -> Figures:
+    """Measure the most-pruned policy (every group at its floor, ``max_ratio``); refuse if
+    it fails.
 
     Returns its figures (the smallest achievable). The latency measured here also seeds
     the latency model with its second point (the unpruned model is the first).
@@ -18,8 +23,9 @@ def check_reachable(meter: BudgetMeter, limits: Limits, *, max_ratio: float) -> 
     Raises:
         BudgetError: naming the budget field and the smallest figure achievable.
     """
-    smallest = meter.measure_signature({g.id: max_ratio for g in meter.prepared.report.groups})
+    smallest = meter.measure_signature(dict(max_ratio))
     reference = meter.prepared.reference
+    options = meter.prepared.spec.search
     values = {
         "max_params": (smallest.params, reference.params),
         "max_macs": (smallest.macs, reference.macs),
@@ -32,7 +38,8 @@ def check_reachable(meter: BudgetMeter, limits: Limits, *, max_ratio: float) -> 
         assert value is not None
         share = f" ({value / full:.3g} of the unpruned model)" if full else ""
         raise BudgetError(
-            f"no policy within min_keep={1.0 - max_ratio:g} meets it: the smallest "
+            f"no policy within min_keep={options.min_keep:g} and "
+            f"min_channels={options.min_channels} meets it: the smallest "
             f"achievable is {value:.6g} {_UNITS[name]}{share}; the limit is "
             f"{getattr(limits, name):.6g}",
             field=f"budget.{name}",

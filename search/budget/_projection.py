@@ -12,21 +12,25 @@ _ITERATIONS = 16
 
 
 def along_path(
-    ratios: Mapping[int, float], groups: list[int], max_ratio: float
+    ratios: Mapping[int, float], max_ratio: Mapping[int, float]
 ) -> Callable[[float], Ratios]:
     """The projection path through ``ratios``: ``alpha`` in [0, 2].
 
     From 0 to 1 every ratio is scaled by ``alpha`` (0 prunes nothing, 1 is the candidate);
-    from 1 to 2 every ratio moves linearly to ``max_ratio`` (2 prunes every group as far as
-    ``min_keep`` allows). Costs fall monotonically along it, so bisection finds where it
+    from 1 to 2 every ratio moves linearly towards 1 and stops at its group's ``max_ratio``
+    (its channel floor; 2 prunes every group down to it), so a uniform start stays uniform
+    until groups reach their floors. Costs fall monotonically along it, so bisection finds where it
     crosses the budget, and groups the candidate spared stay spared until alpha passes 1.
     """
 
+    # A candidate never prunes a group past its floor, whatever it was given.
+    start = {g: min(ratios.get(g, 0.0), top) for g, top in max_ratio.items()}
+
     def at(alpha: float) -> Ratios:
         if alpha <= 1.0:
-            return {g: alpha * ratios.get(g, 0.0) for g in groups}
+            return {g: alpha * r for g, r in start.items()}
         t = alpha - 1.0
-        return {g: ratios.get(g, 0.0) + t * (max_ratio - ratios.get(g, 0.0)) for g in groups}
+        return {g: min(max_ratio[g], r + t * (1.0 - r)) for g, r in start.items()}
 
     return at
 
@@ -36,12 +40,12 @@ def project(
     limits: Limits,
     ratios: Mapping[int, float],
     *,
-    max_ratio: float,
+    max_ratio: Mapping[int, float],
 ) -> tuple[Ratios, Figures]:
     """The point of the path through ``ratios`` closest to pruning nothing that meets the
-    budget (by counted params and MACs, and predicted latency), with its figures."""
-    groups = [g.id for g in meter.prepared.report.groups]
-    at = along_path(ratios, groups, max_ratio)
+    budget (by counted params and MACs, and predicted latency), with its figures.
+    ``max_ratio`` is each group's largest prune ratio (its channel floor)."""
+    at = along_path(ratios, max_ratio)
     cost = meter.predicted if limits.uses_latency else meter.counts
     if limits.feasible(cost(at(0.0))):
         return at(0.0), cost(at(0.0))

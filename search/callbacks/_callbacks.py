@@ -11,7 +11,9 @@ from search.candidates import Candidate
 
 @dataclass(frozen=True)
 class TrialEvent:
-    """A trial finished (complete, pruned or failed)."""
+    """A candidate moved on: its screening trial finished (complete, pruned or failed), or
+    one of its rungs or finals ended. ``stage`` is the study's stage after it (``screen``,
+    ``rung-k``, ``final``); the trial counts are screening trials."""
 
     candidate: Candidate
     trials_done: int
@@ -20,11 +22,12 @@ class TrialEvent:
     best_score: float | None
     elapsed_s: float
     eta_s: float | None
+    stage: str = "screen"
 
 
 @dataclass(frozen=True)
 class EpochEvent:
-    """An epoch of a fine-tune ended. ``phase`` is ``proxy`` or ``final``."""
+    """An epoch of a fine-tune ended. ``phase`` is ``rung-k`` or ``final``."""
 
     number: int
     phase: str
@@ -41,10 +44,10 @@ class SearchCallback(abc.ABC):  # noqa: B024 - every hook is optional
     """
 
     def on_trial_end(self, event: TrialEvent) -> None:  # noqa: B027
-        """Called after each trial, with progress so far."""
+        """Called after each screening trial, rung item and final, with progress so far."""
 
     def on_epoch_end(self, event: EpochEvent) -> None:  # noqa: B027
-        """Called after each fine-tune epoch (proxy and final)."""
+        """Called after each fine-tune epoch (rungs and finals)."""
 
     def should_stop(self) -> bool:
         """Return True to cancel the search."""

@@ -3,7 +3,7 @@ mattered (Optuna's own fANOVA evaluator).
 
 >>> from search.insights import optimization_history, param_importances
 >>> optimization_history(study)[-1].best_so_far
->>> param_importances(study, seed=0)          # {"keep:features.0": 0.61, ...}
+>>> param_importances(study, seed=0)          # {"z:features.0": 0.61, "spread": 0.2, ...}
 """
 
 from search.insights._history import HistoryPoint, objective_direction, optimization_history

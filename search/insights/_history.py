@@ -19,7 +19,8 @@ Direction = Literal["maximize", "minimize"]
 
 @dataclass(frozen=True)
 class HistoryPoint:
-    """One trial: ``kind`` is ``uniform``, ``global`` or ``search`` (the trial's user attr);
+    """One trial: ``kind`` is ``uniform``, ``global``, ``sensitivity`` or ``search`` (the
+    trial's user attr);
     ``state`` Optuna's state in lower case; ``value`` its (first) objective value, None
     unless it completed; ``best_so_far`` the best value of the trials up to and including
     this one (None before the first complete trial)."""

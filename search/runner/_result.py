@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 
 from pruning import Policy, save_bundle
-from search.baselines import GLOBAL, UNIFORM
+from search.baselines import GLOBAL, SENSITIVITY, UNIFORM
 from search.budget import Limits
 from search.candidates import Candidate
 from search.preparation import Reference
@@ -30,18 +30,24 @@ class SearchResult:
     best_policy: Policy | None = None
     best_model: nn.Module | None = field(default=None, repr=False, compare=False)
     source: dict[str, Any] = field(default_factory=dict)
+    sensitivity: dict[str, Any] | None = None
 
     def baseline(self, kind: str) -> Candidate | None:
         return next(
             (c for c in self.leaderboard if c.kind == kind and c.accuracy is not None), None
         )
 
-    def gain_over(self, kind: str = UNIFORM) -> float | None:
-        """Best validation accuracy minus the ``kind`` baseline's, after the same fine-tune."""
+    def gain_over(self, kind: str = UNIFORM, *, split: str = "val") -> float | None:
+        """Best accuracy minus the ``kind`` baseline's after the same fine-tune, on
+        validation (``split="val"``) or test data (``"test"``)."""
         base = self.baseline(kind)
-        if self.best is None or base is None or self.best.accuracy is None or base.accuracy is None:
+        if self.best is None or base is None:
             return None
-        return self.best.accuracy - base.accuracy
+        field_ = "accuracy" if split == "val" else "test_accuracy"
+        mine, theirs = getattr(self.best, field_), getattr(base, field_)
+        if mine is None or theirs is None:
+            return None
+        return float(mine - theirs)
 
     def save_best(self, path: str | os.PathLike[str], *, onnx: bool | None = None) -> Path:
         """Write the best model as a bundle (see :func:`pruning.save_bundle`)."""
@@ -53,6 +59,7 @@ class SearchResult:
             "reference": self.reference.to_dict(),
             "gain_over_uniform": self.gain_over(UNIFORM),
             "gain_over_global": self.gain_over(GLOBAL),
+            "gain_over_sensitivity": self.gain_over(SENSITIVITY),
         }
         return save_bundle(
             self.best_model, self.best_policy, path, source=self.source, metrics=metrics, onnx=onnx
@@ -67,5 +74,10 @@ class SearchResult:
             "rank_correlation": self.rank_correlation,
             "gain_over_uniform": self.gain_over(UNIFORM),
             "gain_over_global": self.gain_over(GLOBAL),
+            "gain_over_sensitivity": self.gain_over(SENSITIVITY),
+            "test_gain_over_uniform": self.gain_over(UNIFORM, split="test"),
+            "test_gain_over_global": self.gain_over(GLOBAL, split="test"),
+            "test_gain_over_sensitivity": self.gain_over(SENSITIVITY, split="test"),
+            "sensitivity": self.sensitivity,
             "leaderboard": [c.to_dict() for c in self.leaderboard],
         }

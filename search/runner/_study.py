@@ -1,4 +1,4 @@
-"""Optuna plumbing: storage (with heartbeats and retries), sampler, pruner, study."""
+"""Optuna plumbing: storage (with heartbeats and retries), sampler, study."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.study import StudyDirection
 
+from search.baselines import BASELINES
+from search.space import WARM_STARTS_PER_ANCHOR
 from search.spec import SearchOptions, SearchSpec
 
 # A process that stops heartbeating for GRACE seconds has its trial failed and retried.
@@ -61,14 +63,6 @@ def make_sampler(options: SearchOptions, *, seed: int | None = None) -> optuna.s
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def make_pruner(options: SearchOptions) -> optuna.pruners.BasePruner:
-    if options.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
-    if options.pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    return optuna.pruners.NopPruner()
-
-
 def open_study(
     spec: SearchSpec,
     storage: BaseStorage | None,
@@ -86,7 +80,7 @@ def open_study(
         storage=storage,
         study_name=study_name or default_study_name(spec),
         sampler=make_sampler(spec.search, seed=sampler_seed),
-        pruner=make_pruner(spec.search),
+        pruner=optuna.pruners.NopPruner(),  # screening has no epochs; the rungs halve
         directions=directions,
         load_if_exists=True,
     )
@@ -97,5 +91,8 @@ def default_study_name(spec: SearchSpec) -> str:
 
 
 def _startup(options: SearchOptions) -> int:
-    # Baselines and a few random points first; a short search still gets guided trials.
-    return max(3, min(10, options.n_trials // 3))
+    """Random trials before the model-based sampler takes over. Optuna counts every
+    complete trial, enqueued ones too, so the baselines and warm starts are added:
+    otherwise TPE would model a handful of points and behave as random search."""
+    enqueued = len(BASELINES) * (1 + WARM_STARTS_PER_ANCHOR)
+    return enqueued + max(4, min(40, options.n_trials // 10))

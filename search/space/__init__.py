@@ -1,5 +1,29 @@
-"""The search space over per-group keep ratios."""
+"""The search space: perturbations of the baselines' allocations within channel floors."""
 
-from search.space._space import as_params, layer_ratios, param_name, sample
+from search.space._space import (
+    ANCHOR,
+    SPREAD,
+    WARM_STARTS_PER_ANCHOR,
+    Anchors,
+    anchor_params,
+    layer_ratios,
+    max_ratios,
+    param_name,
+    perturbed,
+    sample,
+    warm_starts,
+)
 
-__all__ = ["as_params", "layer_ratios", "param_name", "sample"]
+__all__ = [
+    "ANCHOR",
+    "SPREAD",
+    "WARM_STARTS_PER_ANCHOR",
+    "Anchors",
+    "anchor_params",
+    "layer_ratios",
+    "max_ratios",
+    "param_name",
+    "perturbed",
+    "sample",
+    "warm_starts",
+]

@@ -25,12 +25,47 @@ from search.exceptions import SpecError
 
 Sampler = Literal["tpe", "nsga2", "random", "gp", "cmaes"]
 Objective = Literal["accuracy", "macs", "params", "latency"]
-PositiveInt = Annotated[int, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0, le=2**31 - 1)]
 _FACTORY = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*")
 
 
+# Ints beyond this cannot be stored (64-bit columns) and mean nothing for a search anyway.
+_MAX_INT = 2**31 - 1
+BoundedInt = Annotated[int, Field(ge=0, le=_MAX_INT)]
+
+# Fields of the single-stage search, read as their stage equivalents (documented in the
+# README): a spec written for them runs, and says what it meant.
+_PROXY_SAMPLES = 4096
+
+
+def _map_single_stage(data: Any) -> Any:
+    """``finetune.proxy_epochs`` x ``proxy_samples`` (one proxy fine-tune per candidate)
+    become the first rung's batches, ``rung_steps`` (``proxy_epochs: 0``: no rungs);
+    ``search.pruner`` is dropped (successive halving replaces early stopping)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    search = data.get("search")
+    if isinstance(search, dict) and "pruner" in search:
+        data["search"] = {k: v for k, v in search.items() if k != "pruner"}
+    finetune = data.get("finetune")
+    if isinstance(finetune, dict) and ({"proxy_epochs", "proxy_samples"} & set(finetune)):
+        finetune = dict(finetune)
+        epochs = finetune.pop("proxy_epochs", 1)
+        samples = finetune.pop("proxy_samples", _PROXY_SAMPLES) or _PROXY_SAMPLES
+        batch = finetune.get("batch_size", 128)
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in (epochs, samples, batch)):
+            if epochs <= 0:
+                finetune.setdefault("rungs", 0)
+            else:
+                finetune.setdefault("rung_steps", epochs * -(-samples // max(1, batch)))
+        data["finetune"] = finetune
+    return data
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: every float of a spec is a count, a fraction or a rate.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelSpec(_Strict):
@@ -42,8 +77,8 @@ class ModelSpec(_Strict):
     weights: str | None = Field(
         default=None, description="artifact id (service) or file path (CLI) of the weights"
     )
-    pretrain_epochs: Annotated[int, Field(ge=0)] = 3
-    pretrain_lr: Annotated[float, Field(gt=0.0)] = 0.05
+    pretrain_epochs: BoundedInt = 3
+    pretrain_lr: Annotated[float, Field(gt=0.0, le=10.0)] = 0.05
     input_shape: tuple[PositiveInt, ...] | None = Field(
         default=None, description="one sample's shape; taken from the data when omitted"
     )
@@ -76,7 +111,7 @@ class DataSpec(_Strict):
     tensors: str | None = Field(default=None, description="artifact id or path (npz/safetensors)")
     train_subset: PositiveInt | None = None
     val_fraction: Annotated[float, Field(gt=0.0, le=0.5)] = 0.1
-    seed: int = 0
+    seed: BoundedInt = 0
 
     @field_validator("source")
     @classmethod
@@ -117,18 +152,35 @@ class BudgetSpec(_Strict):
 
 
 class SearchOptions(_Strict):
-    n_trials: PositiveInt = 40
+    """How candidates are screened. ``n_trials`` is the number of candidates screened by
+    adaptive BatchNorm (baselines and warm starts included): the search's compute setting.
+    Each layer keeps at least ``max(min_channels, min_keep * channels)`` channels (all of a
+    layer smaller than ``min_channels``)."""
+
+    n_trials: Annotated[int, Field(ge=3, le=_MAX_INT)] = Field(
+        default=200,
+        description="candidates screened (adaptive BN only), the three baselines included",
+    )
     parallelism: PositiveInt = 1
     sampler: Sampler = "tpe"
-    seed: int = 0
+    seed: BoundedInt = 0
     objectives: tuple[Objective, ...] = ("accuracy",)
     criterion: str | tuple[str, ...] = Field(
         default="l2", description="one criterion, or several to search as a categorical"
     )
     granularity: str = "channel"
-    min_keep: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    min_keep: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    min_channels: PositiveInt = Field(
+        default=4, description="channels every layer keeps at least (its all, if fewer)"
+    )
     round_to: PositiveInt = 1
-    pruner: Literal["median", "successive_halving", "none"] = "median"
+    search_split: PositiveInt = Field(
+        default=2000,
+        description="training images held out to score candidates (at most a fifth of them)",
+    )
+    calibration_batches: PositiveInt = Field(
+        default=8, description="batches of the rest of the training data for adaptive BN"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -154,13 +206,19 @@ class SearchOptions(_Strict):
 
 
 class FinetuneSpec(_Strict):
-    proxy_epochs: Annotated[int, Field(ge=0)] = 1
-    proxy_samples: PositiveInt | None = Field(
-        default=4096, description="training samples for the proxy fine-tune (None: all)"
-    )
-    final_epochs: Annotated[int, Field(ge=0)] = 5
-    finalists: Annotated[int, Field(ge=1)] = 3
-    lr: Annotated[float, Field(gt=0.0)] = 0.01
+    """Successive halving, then the finals. The best ``rung_candidates`` screened candidates
+    and the baselines train ``rung_steps`` batches (rung 1), then the better half of the
+    searched ones twice as many (rung 2), and so on for ``rungs`` rungs; the baselines ride
+    along and are never eliminated. The best ``finalists`` searched candidates of the last
+    rung and the baselines then get ``final_epochs`` epochs. Every candidate of a stage
+    trains with the same seed and data order (common random numbers)."""
+
+    rung_candidates: BoundedInt = 8
+    rungs: Annotated[int, Field(ge=0, le=8)] = 2
+    rung_steps: PositiveInt = 50
+    final_epochs: BoundedInt = 5
+    finalists: PositiveInt = 2
+    lr: Annotated[float, Field(gt=0.0, le=10.0)] = 0.01
     optimizer: Literal["sgd", "adamw"] = "sgd"
     batch_size: PositiveInt = 128
     distill: bool = True
@@ -175,6 +233,11 @@ class SearchSpec(_Strict):
     budget: BudgetSpec
     search: SearchOptions = Field(default_factory=SearchOptions)
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_stage_fields(cls, data: Any) -> Any:
+        return _map_single_stage(data)
 
     @classmethod
     def parse(cls, data: Any) -> SearchSpec:

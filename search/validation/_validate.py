@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from search.budget import BudgetMeter, Limits, check_reachable
 from search.preparation import Reference, Resolver, prepare
+from search.space import max_ratios
 from search.spec import SearchSpec
 
 
@@ -30,5 +31,5 @@ def validate(
         round_to=spec.search.round_to,
         unstructured=spec.search.granularity == "unstructured",
     )
-    check_reachable(meter, limits, max_ratio=1.0 - spec.search.min_keep)
+    check_reachable(meter, limits, max_ratio=max_ratios(prepared.report, spec.search))
     return reference

@@ -178,8 +178,8 @@ def test_a_real_search_study(reference_weights: Path, tmp_path: Path) -> None:
     history = optimization_history(study)
     importances = param_importances(study, seed=3)
 
-    assert [p.kind for p in history[:2]] == ["uniform", "global"]
-    assert {p.kind for p in history[2:]} == {"search"}
+    assert [p.kind for p in history[:3]] == ["uniform", "global", "sensitivity"]
+    assert {p.kind for p in history[3:]} == {"search"}
     complete = [p for p in history if p.value is not None]
     assert history[-1].best_so_far == max(p.value for p in complete if p.value is not None)
     assert importances == param_importances(study, seed=3)

@@ -1,4 +1,4 @@
-"""End to end on digits: baselines, budgets, finals, resume, determinism, faults."""
+"""End to end on digits: stages, baselines, budgets, finals, resume, determinism, faults."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from search import (
     prepare,
     run_search,
 )
+from search.candidates import Candidate
 from search.runner import make_storage, open_study
-from search.runner._objective import Objective
+from search.stages import Objective
+from search.stages._finals import Z
 from tests.search.conftest import tiny_spec
 
 
@@ -31,26 +33,76 @@ def result(reference_weights: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return run_search(tiny_spec(), storage=storage, reference_weights=reference_weights)
 
 
-def test_leaderboard_holds_both_baselines_and_every_trial(result: SearchResult) -> None:
+def test_leaderboard_holds_the_three_baselines_and_every_trial(result: SearchResult) -> None:
     kinds = [c.kind for c in result.leaderboard]
-    assert kinds.count("uniform") == 1
-    assert kinds.count("global") == 1
-    assert len(result.leaderboard) == 5
-    for baseline in ("uniform", "global"):
+    for baseline in ("uniform", "global", "sensitivity"):
+        assert kinds.count(baseline) == 1
         candidate = result.baseline(baseline)
         assert candidate is not None
+        assert candidate.fidelity == "final"
         assert candidate.accuracy is not None
         assert candidate.test_accuracy is not None
+    assert len(result.leaderboard) == 5
 
 
-def test_best_is_feasible_finalised_and_tested(result: SearchResult) -> None:
+def test_every_candidate_carries_the_stage_it_reached(result: SearchResult) -> None:
+    by_fidelity: dict[str, list[Candidate]] = {}
+    for candidate in result.leaderboard:
+        by_fidelity.setdefault(candidate.fidelity, []).append(candidate)
+    # tiny: 2 screened searched candidates enter the one rung, 1 reaches the finals.
+    searched_final = [c for c in by_fidelity["final"] if c.kind == "search"]
+    assert len(searched_final) == 1
+    for candidate in result.leaderboard:
+        assert candidate.proxy_score is not None
+        if candidate.fidelity == "screen":
+            assert candidate.rung_score is None and candidate.accuracy is None
+        else:
+            assert candidate.rung_score is not None
+        assert candidate.score == (
+            candidate.accuracy
+            if candidate.accuracy is not None
+            else candidate.rung_score
+            if candidate.rung_score is not None
+            else candidate.proxy_score
+        )
+    # Ranked by the stage reached first: the finalists lead.
+    levels = [c.fidelity == "final" for c in result.leaderboard]
+    assert levels == sorted(levels, reverse=True)
+
+
+def test_best_is_chosen_by_a_paired_margin_over_the_best_baseline(result: SearchResult) -> None:
     best = result.best
     assert best is not None
     assert best.feasible and best.accuracy is not None and best.test_accuracy is not None
-    assert result.leaderboard[0] == best
-    finalised = [c for c in result.leaderboard if c.accuracy is not None and c.feasible]
-    assert best.accuracy == max(c.accuracy for c in finalised if c.accuracy is not None)
+    finals = [c for c in result.leaderboard if c.fidelity == "final"]
+    baselines = [c for c in finals if c.kind != "search"]
+    top = max(baselines, key=lambda c: (c.accuracy or 0.0, -c.number))
+    assert top.margin == 0.0
+    for candidate in finals:
+        assert candidate.margin is not None and candidate.margin_se is not None
+        assert candidate.margin == pytest.approx(
+            (candidate.accuracy or 0.0) - (top.accuracy or 0.0)
+        )
+    if best.kind == "search":
+        assert best.margin is not None and best.margin_se is not None
+        assert best.margin > Z * best.margin_se
+    else:
+        assert best.number == top.number
+        assert not any(
+            c.kind == "search" and (c.margin or 0.0) > Z * (c.margin_se or 0.0) for c in finals
+        )
     assert result.gain_over("uniform") is not None
+    assert result.gain_over("uniform", split="test") is not None
+
+
+def test_sensitivity_curves_are_stored_with_the_result(result: SearchResult) -> None:
+    curves = result.sensitivity
+    assert curves is not None
+    assert curves["ratios"] == [0.25, 0.5, 0.75]
+    assert set(curves["groups"]) == {layer.name for layer in result.reference.layers} & set(
+        curves["groups"]
+    )
+    assert all(len(drops) == 3 for drops in curves["groups"].values())
 
 
 def test_feasible_candidates_meet_the_budget_by_measured_figures(
@@ -182,7 +234,7 @@ def test_trial_of_a_dead_process_is_failed_and_retried(
     storage = make_storage(url, heartbeat_s=1, grace_s=2)
     study = open_study(spec, storage)
     # A trial whose process died: it started, beat once, and was never finished.
-    dead = study.ask({"keep:features.0": optuna.distributions.FloatDistribution(0.05, 1.0)})
+    dead = study.ask({"spread": optuna.distributions.FloatDistribution(0.0, 1.0)})
     assert storage is not None
     storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
     time.sleep(3)

@@ -42,6 +42,43 @@ def test_design_example_parses() -> None:
     spec = SearchSpec.parse(DESIGN_EXAMPLE)
     assert spec.model.input_shape == (1, 28, 28)
     assert spec.search.criteria == ("l2",)
+    # The single-stage proxy (1 epoch on 4,096 samples) is read as the first rung's budget.
+    assert spec.finetune.rung_steps == 32
+
+
+@pytest.mark.parametrize(
+    ("finetune", "rungs", "steps"),
+    [
+        ({"proxy_epochs": 2, "proxy_samples": 512}, 2, 8),
+        ({"proxy_epochs": 0}, 0, 50),
+        ({"proxy_epochs": 1, "proxy_samples": 512, "rung_steps": 7}, 2, 7),
+    ],
+)
+def test_single_stage_fields_map_onto_the_stages(
+    finetune: dict[str, object], rungs: int, steps: int
+) -> None:
+    spec = SearchSpec.parse(
+        {**DESIGN_EXAMPLE, "search": {"pruner": "median"}, "finetune": finetune}
+    )
+    assert (spec.finetune.rungs, spec.finetune.rung_steps) == (rungs, steps)
+    assert "pruner" not in spec.model_dump()["search"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"search": {"n_trials": 10**30}}, "search.n_trials"),
+        ({"search": {"n_trials": 2}}, "search.n_trials"),
+        ({"budget": {"max_macs": float("inf")}}, "budget.max_macs"),
+        ({"budget": {"max_params": float("nan")}}, "budget.max_params"),
+        ({"finetune": {"lr": 1e308}}, "finetune.lr"),
+        ({"finetune": {"rungs": 99}}, "finetune.rungs"),
+    ],
+)
+def test_extreme_numbers_name_the_field(patch: dict[str, object], field: str) -> None:
+    with pytest.raises(SpecError) as info:
+        SearchSpec.parse({**DESIGN_EXAMPLE, **patch})
+    assert info.value.field == field
 
 
 @pytest.mark.parametrize(
@@ -74,7 +111,7 @@ def test_bad_specs_name_the_field(patch: dict[str, object], field: str) -> None:
 
 def test_fingerprint_ignores_trial_count_but_not_budget() -> None:
     a = tiny_spec()
-    assert a.fingerprint() == tiny_spec(search={"n_trials": 50, "seed": 0}).fingerprint()
+    assert a.fingerprint() == tiny_spec(search__n_trials=50).fingerprint()
     assert a.fingerprint() != tiny_spec(budget={"max_macs": 0.3}).fingerprint()
 
 

@@ -1,22 +1,27 @@
-"""The objective: sample, project onto the budget, prune, measure, score by the proxy."""
+"""Stage 2, screening: sample, project onto the budget, prune, measure, score cheaply.
+
+The screening score is accuracy on the search split after adaptive BatchNorm on the fixed
+calibration batches, with no fine-tuning: a fine-tune of a few hundred steps rewards the
+policies that recover fast rather than those that end best, and costs a hundred times more.
+Every candidate sees the same calibration batches and the same images, so their scores
+differ only by their policies.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import optuna
-import torch
+from optuna.trial import TrialState
 from torch import nn
-from torch.utils.data import Subset
 
-from pruning import EpochMetrics, Policy, apply_policy, evaluate, finetune, recalibrate_bn
+from pruning import Policy, apply_policy, evaluate, recalibrate_bn
 from search._log_context import log_context
 from search.baselines import SEARCH
 from search.budget import BudgetMeter, Figures, Limits, project
-from search.callbacks import EpochEvent, SearchCallback
+from search.callbacks import SearchCallback
 from search.candidates._candidate import (
     CONSTRAINTS,
     CRITERION,
@@ -27,19 +32,26 @@ from search.candidates._candidate import (
     PARAMS,
     PROXY,
     RATIOS,
+    SURPLUS,
     TIMINGS,
 )
 from search.exceptions import SearchCancelled
 from search.preparation import Prepared
-from search.space import layer_ratios, sample
+from search.space import Anchors, layer_ratios, max_ratios, sample
+from search.stages._data import StageData
 
-_BN_BATCHES = 20
+_EVAL_BATCH = 256
 
 log = logging.getLogger("search.trials")
 
 
+class Surplus(Exception):  # noqa: N818 - a signal, not an error
+    """The trial would exceed the plan (another process took the last slot first)."""
+
+
 class Objective:
-    """Callable Optuna objective for one prepared search (one per process)."""
+    """Callable Optuna objective of the screening stage for one prepared search (one per
+    process). ``anchors`` are the baselines' allocations the space perturbs."""
 
     def __init__(
         self,
@@ -47,19 +59,25 @@ class Objective:
         meter: BudgetMeter,
         limits: Limits,
         callbacks: Sequence[SearchCallback],
+        *,
+        data: StageData,
+        anchors: Anchors,
     ) -> None:
         self.prepared = prepared
         self.meter = meter
         self.limits = limits
         self.callbacks = tuple(callbacks)
-        options = prepared.spec.search
-        self.max_ratio = 1.0 - options.min_keep
-        self.proxy_data = _subset(prepared, prepared.spec.finetune.proxy_samples)
+        self.data = data
+        self.anchors = anchors
+        self.max_ratio = max_ratios(prepared.report, prepared.spec.search)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         # Every line logged during the trial (ours, pruning's, Optuna's) carries its number.
         with log_context(trial_number=trial.number):
             check_stop(self.callbacks)
+            if _surplus(trial, self.prepared.spec.search.n_trials):
+                trial.set_user_attr(SURPLUS, True)
+                raise Surplus(f"trial {trial.number} is past the plan; not run")
             if KIND not in trial.user_attrs:
                 trial.set_user_attr(KIND, SEARCH)
             log.info("trial %d started (%s)", trial.number, trial.user_attrs[KIND])
@@ -68,7 +86,7 @@ class Objective:
     def _evaluate(self, trial: optuna.Trial) -> float | tuple[float, float]:
         spec = self.prepared.spec
         start = time.perf_counter()
-        sampled, criterion = sample(trial, self.prepared.report, spec.search)
+        sampled, criterion = sample(trial, self.prepared.report, spec.search, self.anchors)
         ratios, _ = project(self.meter, self.limits, sampled, max_ratio=self.max_ratio)
         policy = self.policy(layer_ratios(ratios, self.prepared.report), criterion)
         pruned = self.prune(policy)
@@ -76,11 +94,9 @@ class Objective:
         self._record(trial, policy, figures)
         pruned_s = time.perf_counter() - start
         trial.set_user_attr(TIMINGS, {"prune_s": pruned_s})
-        try:
-            score = self._proxy(trial, pruned)
-        finally:
-            proxy_s = time.perf_counter() - start - pruned_s
-            trial.set_user_attr(TIMINGS, {"prune_s": pruned_s, "proxy_s": proxy_s})
+        score = self.screen(pruned)
+        proxy_s = time.perf_counter() - start - pruned_s
+        trial.set_user_attr(TIMINGS, {"prune_s": pruned_s, "proxy_s": proxy_s})
         trial.set_user_attr(PROXY, score)
         if len(spec.search.objectives) == 1:
             return score
@@ -119,40 +135,16 @@ class Objective:
         for name, excess in violations.items():
             trial.set_constraint(name, excess)
 
-    def _proxy(self, trial: optuna.Trial, pruned: nn.Module) -> float:
-        """Adaptive BN, then ``proxy_epochs`` on a subset; val accuracy reported each epoch."""
-        prepared = self.prepared
-        options = prepared.spec.finetune
-        single = len(prepared.spec.search.objectives) == 1
-        recalibrate_bn(pruned, self.proxy_data, batches=_BN_BATCHES, batch_size=options.batch_size)
-        score = evaluate(pruned, prepared.data.val, batch_size=256).accuracy
-        _report(trial, score, 0, single)
-
-        def on_epoch(metrics: EpochMetrics) -> None:
-            self._emit(EpochEvent(number=trial.number, phase="proxy", metrics=metrics))
-            if metrics.val_accuracy is not None:
-                _report(trial, metrics.val_accuracy, metrics.epoch, single)
-
-        if options.proxy_epochs == 0:
-            return score
-        result = finetune(
+    def screen(self, pruned: nn.Module) -> float:
+        """Adaptive BN on the fixed calibration batches, then accuracy on the search split."""
+        options = self.prepared.spec
+        recalibrate_bn(
             pruned,
-            self.proxy_data,
-            epochs=options.proxy_epochs,
-            lr=options.lr,
-            optimizer=options.optimizer,
-            batch_size=options.batch_size,
-            val_data=prepared.data.val,
-            callback=on_epoch,
-            seed=prepared.spec.search.seed + trial.number,
+            self.data.fit,
+            batches=options.search.calibration_batches,
+            batch_size=options.finetune.batch_size,
         )
-        last = result.epochs[-1].val_accuracy if result.epochs else None
-        return score if last is None else last
-
-    def _emit(self, event: EpochEvent) -> None:
-        for callback in self.callbacks:
-            callback.on_epoch_end(event)
-        check_stop(self.callbacks)
+        return evaluate(pruned, self.data.search, batch_size=_EVAL_BATCH).accuracy
 
 
 def check_stop(callbacks: Sequence[SearchCallback]) -> None:
@@ -160,13 +152,16 @@ def check_stop(callbacks: Sequence[SearchCallback]) -> None:
         raise SearchCancelled("the search was cancelled")
 
 
-def _report(trial: optuna.Trial, value: float, step: int, single_objective: bool) -> None:
-    # Optuna prunes single-objective studies only; multi-objective trials run to the end.
-    if not single_objective:
-        return
-    trial.report(value, step)
-    if trial.should_prune():
-        raise optuna.TrialPruned(f"pruned at epoch {step} with validation accuracy {value:.4f}")
+def _surplus(trial: optuna.Trial, planned: int) -> bool:
+    """Whether ``planned`` trials that are not failed were created before this one: trial
+    numbers are given out atomically by the storage, so processes racing for the last slot
+    agree on who got it. Enqueued trials (baselines, warm starts) and retries come with
+    their kind already set, and always run."""
+    if trial.user_attrs.get(KIND) is not None:
+        return False
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    earlier = trial.study.get_trials(deepcopy=False, states=states)
+    return sum(t.number < trial.number for t in earlier) >= planned
 
 
 def _cost(figures: Figures, objective: str) -> float:
@@ -174,11 +169,3 @@ def _cost(figures: Figures, objective: str) -> float:
         objective
     ]
     return float("inf") if value is None else float(value)
-
-
-def _subset(prepared: Prepared, samples: int | None) -> Any:
-    train = prepared.data.train
-    if samples is None or samples >= len(train):
-        return train
-    generator = torch.Generator().manual_seed(prepared.spec.search.seed)
-    return Subset(train, torch.randperm(len(train), generator=generator)[:samples].tolist())

@@ -1,0 +1,192 @@
+"""Stage 3, successive halving over fine-tune budget, with common random numbers.
+
+Rung 1 fine-tunes the ``rung_candidates`` best screened candidates and every baseline for
+``rung_steps`` batches, from the same seed and data order, and scores them on the search
+split; rung ``k + 1`` keeps the better half of rung ``k``'s searched candidates and trains
+them (again from their pruned weights) for twice as many batches. The baselines ride along
+at every rung and are never eliminated.
+
+Work items are ``(rung, trial)`` pairs, recorded in the study's user attributes as they end,
+so any number of processes share a rung: each claims an item before it trains it, skips
+items another process claimed recently, and a rung's membership is only decided once the
+rung before it is complete (the same in every process).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from pruning import evaluate
+from search._log_context import log_context
+from search.baselines import BASELINES, SEARCH
+from search.callbacks import SearchCallback
+from search.candidates._candidate import (
+    CLAIM_PREFIX,
+    CRITERION,
+    FEASIBLE,
+    KIND,
+    PROXY,
+    RATIOS,
+    RUNG_PREFIX,
+    SURPLUS,
+    rung_name,
+)
+from search.stages._data import StageData
+from search.stages._screening import Objective
+from search.stages._training import train
+
+ETA = 2  # each rung keeps 1/ETA of the searched candidates and trains them ETA times longer
+# A claim older than this (or than a few times the slowest item so far) is a dead worker's.
+MIN_CLAIM_TTL_S = 120.0
+
+log = logging.getLogger("search.trials")
+
+
+def rung_key(k: int, number: int) -> str:
+    return f"{RUNG_PREFIX}{k}:{number}"
+
+
+def complete_candidates(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials that ran to the end (no surplus), in number order."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return [t for t in trials if not t.user_attrs.get(SURPLUS)]
+
+
+def baselines_of(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    return [t for t in trials if t.user_attrs.get(KIND) in BASELINES and t.user_attrs.get(FEASIBLE)]
+
+
+def best_screened(trials: Sequence[FrozenTrial], count: int) -> list[FrozenTrial]:
+    """The ``count`` feasible searched trials with the best screening scores."""
+    searched = [
+        t for t in trials if t.user_attrs.get(KIND) == SEARCH and t.user_attrs.get(FEASIBLE)
+    ]
+    searched.sort(key=lambda t: (-float(t.user_attrs.get(PROXY, 0.0)), t.number))
+    return searched[:count]
+
+
+class Halving:
+    """The rungs of one prepared search (one per process)."""
+
+    def __init__(
+        self, screening: Objective, data: StageData, callbacks: Sequence[SearchCallback]
+    ) -> None:
+        self.screening = screening
+        self.prepared = screening.prepared
+        self.data = data
+        self.callbacks = tuple(callbacks)
+        options = self.prepared.spec.finetune
+        self.rungs = options.rungs if options.rung_candidates > 0 else 0
+
+    def searched(self, study: optuna.Study, k: int) -> list[FrozenTrial] | None:
+        """Rung ``k``'s searched members (rung 0: the screened ones that enter rung 1), or
+        None while rung ``k - 1`` is not complete."""
+        trials = complete_candidates(study)
+        entrants = best_screened(trials, self.prepared.spec.finetune.rung_candidates)
+        results = study.user_attrs
+        for rung in range(1, k + 1):
+            members = baselines_of(trials) + entrants
+            if rung == k:
+                return entrants
+            if any(rung_key(rung, t.number) not in results for t in members):
+                return None
+            entrants.sort(key=lambda t: (-results[rung_key(rung, t.number)]["score"], t.number))
+            entrants = entrants[: math.ceil(len(entrants) / ETA)]
+        return entrants
+
+    def finalists(self, study: optuna.Study, count: int) -> list[FrozenTrial] | None:
+        """The ``count`` best searched candidates of the last rung by its score (of
+        screening without rungs), or None while a rung is still running."""
+        if self.rungs == 0:
+            return best_screened(complete_candidates(study), count)
+        last = self.searched(study, self.rungs)
+        if last is None or not self.done(study):
+            return None
+        results = study.user_attrs
+        last.sort(key=lambda t: (-results[rung_key(self.rungs, t.number)]["score"], t.number))
+        return last[:count]
+
+    def missing(self, study: optuna.Study) -> tuple[int, list[FrozenTrial]]:
+        """The first rung with items left and those items ((0, []) when all are done)."""
+        trials = complete_candidates(study)
+        results = study.user_attrs
+        for k in range(1, self.rungs + 1):
+            searched = self.searched(study, k)
+            assert searched is not None  # rung k - 1 is complete, or we returned before
+            items = [
+                t for t in baselines_of(trials) + searched if rung_key(k, t.number) not in results
+            ]
+            if items:
+                return k, items
+        return 0, []
+
+    def done(self, study: optuna.Study) -> bool:
+        return not self.missing(study)[1]
+
+    def claimed(self, study: optuna.Study) -> int:
+        """Items of the current rung another process is on (claimed, not stale)."""
+        k, items = self.missing(study)
+        return sum(self._claimed(study, k, t.number) for t in items)
+
+    def run_next(self, study: optuna.Study) -> int | None:
+        """Train one unclaimed item of the current rung; its trial number, or None when
+        every item left is claimed by another process (or none is left)."""
+        k, items = self.missing(study)
+        for trial in items:
+            if not self._claimed(study, k, trial.number):
+                claim = f"{CLAIM_PREFIX}{rung_key(k, trial.number)}"
+                study.set_user_attr(claim, time.time())
+                try:
+                    with log_context(trial_number=trial.number):
+                        result = self._train(trial, k)
+                except BaseException:
+                    study.set_user_attr(claim, 0.0)  # released: cancelled or failed here
+                    raise
+                study.set_user_attr(rung_key(k, trial.number), result)
+                return trial.number
+        return None
+
+    def _claimed(self, study: optuna.Study, k: int, number: int) -> bool:
+        at = study.user_attrs.get(f"{CLAIM_PREFIX}{rung_key(k, number)}")
+        return at is not None and time.time() - float(at) < self._claim_ttl(study)
+
+    def _claim_ttl(self, study: optuna.Study) -> float:
+        seconds = [
+            float(v["seconds"])
+            for key, v in study.user_attrs.items()
+            if key.startswith(RUNG_PREFIX) and isinstance(v, dict)
+        ]
+        return max(MIN_CLAIM_TTL_S, 3.0 * max(seconds, default=0.0))
+
+    def _train(self, trial: FrozenTrial, k: int) -> dict[str, float]:
+        start = time.perf_counter()
+        steps = self.prepared.spec.finetune.rung_steps * ETA ** (k - 1)
+        log.info("%s of trial %d started: %d steps", rung_name(k), trial.number, steps)
+        policy = self.screening.policy(trial.user_attrs[RATIOS], trial.user_attrs[CRITERION])
+        model = self.screening.prune(policy)
+        train(
+            self.prepared,
+            model,
+            self.data.fit,
+            seed=self.prepared.spec.search.seed,
+            phase=rung_name(k),
+            number=trial.number,
+            callbacks=self.callbacks,
+            steps=steps,
+        )
+        score = evaluate(model, self.data.search, batch_size=256).accuracy
+        seconds = time.perf_counter() - start
+        log.info(
+            "%s of trial %d finished: score %.4f in %.2f s",
+            rung_name(k),
+            trial.number,
+            score,
+            seconds,
+        )
+        return {"score": score, "seconds": seconds}
