@@ -5,7 +5,10 @@ A job runs as a chain of short tasks that hand on to each other through a
 
     prepare --> run_slice (parallelism of them) --> run_slice ... --> finalize (one)
                     ^                |
-                    +----------------+  until the study's trial budget is met
+                    +----------------+  until screening and every rung are done
+
+``prepare`` measures sensitivity and queues the baselines; slices screen candidates, then
+share the successive-halving rungs; ``finalize`` runs one final fine-tune per task.
 
 Every task first reads the job, so a repeated or late task (a redelivered message, a slice
 that lost the race to finalize) finds nothing to do and returns. The ``store`` makes each
@@ -119,7 +122,11 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
         store.fail(job_id, str(exc))
         return
     _record_slice(store, job_id, started_at, time.perf_counter() - start, ran, finished)
-    if not finished:
+    if not finished and ran == 0:
+        # What is left (a rung item, the last trial) runs in another process: look again
+        # shortly rather than spinning messages through the broker.
+        dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
+    elif not finished:
         # The continuation: no task may outlive the broker's visibility timeout.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
     elif running:
@@ -147,7 +154,10 @@ def finalize_job(
     try:
         with sessions.lend(store, ticket, options) as run:
             # One final fine-tune per task, like the trial slices: bounded work per message.
-            if run.session.run_finals(max_finals=1) > 0:
+            left = run.session.run_finals(max_finals=1)
+            # Its accuracy and the finalists' Pareto front reach the leaderboard at once.
+            store.record_candidates(job_id, [c.to_dict() for c in run.session.leaderboard()])
+            if left > 0:
                 dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
                 return
             result = run.session.finalize()

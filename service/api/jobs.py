@@ -134,15 +134,19 @@ def get_leaderboard(
     feasible: bool | None = None,
     kind: CandidateKind | None = None,
     pareto: bool | None = None,
+    fidelity: Annotated[
+        str | None, Query(pattern=r"^(screen|final|rung-[1-8])$", max_length=16)
+    ] = None,
     sort: SortKey = "rank",
     order: Literal["asc", "desc"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LeaderboardOut:
-    """Candidates best first (feasible and complete first, final accuracy where present
-    else proxy score), or sorted by ``sort``; filtered, paged, with the total."""
+    """Candidates best first (feasible and complete first, the furthest stage first, then
+    the score of that stage), or sorted by ``sort``; filtered (``fidelity``: screen,
+    rung-k, final), paged, with the total."""
     job = get_owned(session, Job, job_id, owner)
-    query = LeaderboardQuery(feasible, kind, pareto, sort, order, limit, offset)
+    query = LeaderboardQuery(feasible, kind, pareto, fidelity, sort, order, limit, offset)
     rows, total = leaderboard_page(session, job.id, query)
     return LeaderboardOut(
         items=[CandidateOut.model_validate(row) for row in rows],

@@ -197,17 +197,36 @@ class CandidateOut(_Out):
     params: int | None = None
     macs: int | None = None
     latency_ms: float | None = None
-    proxy_score: float | None = None
+    proxy_score: float | None = Field(
+        default=None, description="screening score: search-split accuracy after adaptive BN"
+    )
     accuracy: float | None = Field(default=None, description="validation, after the final tune")
     test_accuracy: float | None = None
     feasible: bool = False
-    pareto: bool = False
+    pareto: bool = Field(default=False, description="on the front of the furthest stage reached")
     timings: dict[str, float] = Field(default_factory=dict)
+    fidelity: str = Field(
+        default="screen", description="the last stage reached: screen, rung-1 ... rung-k, final"
+    )
+    rung_score: float | None = Field(
+        default=None, description="search-split accuracy after its last rung's fine-tune"
+    )
+    margin: float | None = Field(
+        default=None,
+        description="a finalist's validation accuracy minus the best baseline's, paired on "
+        "the same images",
+    )
+    margin_se: float | None = Field(default=None, description="standard error of the margin")
 
-    @computed_field(description="accuracy where there is one, else the proxy score")  # type: ignore[prop-decorator]
+    @computed_field(  # type: ignore[prop-decorator]
+        description="the score of its last stage: accuracy, else rung_score, else proxy_score"
+    )
     @property
     def score(self) -> float | None:
-        return self.accuracy if self.accuracy is not None else self.proxy_score
+        for value in (self.accuracy, self.rung_score, self.proxy_score):
+            if value is not None:
+                return value
+        return None
 
 
 class LeaderboardOut(Page[CandidateOut]):
@@ -225,8 +244,18 @@ class BestOut(BaseModel):
     reference: dict[str, Any] | None
     params_ratio: float | None = Field(description="params of the best over the unpruned's")
     macs_ratio: float | None = Field(description="MACs of the best over the unpruned's")
-    gain_over_uniform: float | None = Field(description="accuracy minus the uniform baseline's")
-    gain_over_global: float | None = Field(description="accuracy minus the global baseline's")
+    gain_over_uniform: float | None = Field(
+        description="validation accuracy minus the uniform baseline's"
+    )
+    gain_over_global: float | None = Field(
+        description="validation accuracy minus the global baseline's"
+    )
+    gain_over_sensitivity: float | None = Field(
+        default=None, description="validation accuracy minus the sensitivity baseline's"
+    )
+    test_gain_over_uniform: float | None = Field(
+        default=None, description="test accuracy minus the uniform baseline's"
+    )
     baselines: dict[str, CandidateOut | None]
     formats: list[str] = Field(description="formats /best/model can send (none until final)")
 
@@ -251,6 +280,8 @@ class BestOut(BaseModel):
             macs_ratio=_ratio(best.macs, reference, "macs"),
             gain_over_uniform=result.get("gain_over_uniform"),
             gain_over_global=result.get("gain_over_global"),
+            gain_over_sensitivity=result.get("gain_over_sensitivity"),
+            test_gain_over_uniform=result.get("test_gain_over_uniform"),
             baselines={
                 kind: None if row is None else CandidateOut.model_validate(row)
                 for kind, row in baselines.items()

@@ -64,3 +64,12 @@ def gain_text(
     if best.test_accuracy is not None and base.test_accuracy is not None:
         test_gain = best.test_accuracy - base.test_accuracy
     return f"Gain over {kind} (#{base.number}{label}): {points(gain)} val, {points(test_gain)} test"
+
+
+def margin_text(margin: float | None, se: float | None) -> str:
+    """A finalist's paired margin over the best baseline in points, with its 95% interval's
+    half-width (1.96 standard errors)."""
+    if margin is None:
+        return NONE
+    spread = "" if se is None else f" ± {100.0 * 1.96 * se:.2f}"
+    return f"{100.0 * margin:+.2f}{spread}"

@@ -40,14 +40,14 @@ class SearchProgress(SearchCallback):
 
     def __init__(self, console: Console, spec: SearchSpec, *, done_before: int = 0) -> None:
         self._console = console
-        self._epochs = {"proxy": spec.finetune.proxy_epochs, "final": spec.finetune.final_epochs}
+        self._final_epochs = spec.finetune.final_epochs
         self._done_before = done_before
         self._bar = _BarWithStatus(
             SpinnerColumn(),
             TextColumn("trials"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("best proxy {task.fields[best]}"),
+            TextColumn("best screened {task.fields[best]}"),
             TextColumn("elapsed"),
             TimeElapsedColumn(),
             TextColumn("ETA {task.fields[eta]}"),
@@ -81,20 +81,22 @@ class SearchProgress(SearchCallback):
             best=best,
             eta=self._eta(event),
         )
-        # One line per trial stays above the bar: a log of the run, also where no live
-        # display is possible (a pipe, a CI log).
+        # One line per trial, rung and final stays above the bar: a log of the run, also
+        # where no live display is possible (a pipe, a CI log).
         self._bar.console.print(_trial_line(event.candidate, event))
-        # Epoch events refine this line; with proxy_epochs 0 there are none until the finals.
-        if event.trials_done >= event.trials_planned:
-            self._set_status("final fine-tunes of the baselines and the finalists")
+        # Epoch events refine this line.
+        if event.stage == "final":
+            self._set_status("finals: full fine-tunes of the baselines and the finalists")
+        elif event.stage.startswith("rung-"):
+            self._set_status(f"successive halving, {event.stage}: short fine-tunes, same seed")
         else:
-            self._set_status("next trial: sample, project onto the budget, prune, proxy score")
+            self._set_status("next trial: sample, project onto the budget, prune, screen")
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         metrics = event.metrics
         parts = [
             f"{event.phase} fine-tune of #{event.number}",
-            f"epoch {metrics.epoch}/{self._epochs.get(event.phase, '?')}",
+            f"epoch {metrics.epoch}/{self._final_epochs if event.phase == 'final' else '?'}",
         ]
         if metrics.val_accuracy is not None:
             parts.append(f"val accuracy {percent(metrics.val_accuracy)}")
@@ -119,9 +121,15 @@ class SearchProgress(SearchCallback):
 
 def _trial_line(candidate: Candidate, event: TrialEvent) -> Text:
     feasible = "feasible" if candidate.feasible else "infeasible"
+    if candidate.fidelity != "screen":
+        line = Text(f"{candidate.fidelity} #{candidate.number} ", style="bold")
+        score = _NONE if candidate.score is None else percent(candidate.score)
+        where = "validation" if candidate.fidelity == "final" else "search split"
+        line.append(f"{candidate.kind}: {where} {score}")
+        return line
     proxy = _NONE if candidate.proxy_score is None else percent(candidate.proxy_score)
     line = Text(f"trial #{candidate.number} ", style="bold")
-    line.append(f"{candidate.kind} {candidate.state}, {feasible}, proxy {proxy}")
+    line.append(f"{candidate.kind} {candidate.state}, {feasible}, screened {proxy}")
     # A trial stopped early (pruned, failed) records no timings: no "0.0 s" for it.
     if candidate.timings:
         line.append(f", {sum(candidate.timings.values()):.1f} s")

@@ -9,13 +9,13 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from service.cli._format import NONE, count, gain_text, percent, share
+from service.cli._format import NONE, count, gain_text, margin_text, percent, share
 from service.cli._tables import BASELINE_MARK, BEST_MARK
 from service.client import BestInfo, CandidateInfo, JobInfo, LeaderboardPage
 
 __all__ = ["best_summary", "leaderboard_table", "print_results", "reference_table"]
 
-_BASELINES = ("uniform", "global")
+_BASELINES = ("uniform", "global", "sensitivity")
 _STATE_STYLES = {"complete": "", "pruned": "dim", "fail": "red", "running": "yellow"}
 
 
@@ -46,11 +46,11 @@ def leaderboard_table(
         f"fine-tune)   {BEST_MARK} best",
         title_justify="left",
     )
-    for header in ("#", "kind", "state", "feasible", "pareto", "params", "MACs"):
+    for header in ("#", "kind", "state", "stage", "feasible", "pareto", "params", "MACs"):
         table.add_column(header, no_wrap=True, justify="right" if header == "#" else "left")
     if with_latency:
         table.add_column("latency ms", justify="right", no_wrap=True)
-    for header in ("proxy", "val acc", "test acc"):
+    for header in ("screened", "rung", "val acc", "margin pt", "test acc"):
         table.add_column(header, justify="right", no_wrap=True)
     macs = None if reference is None else reference.get("macs")
     for item in page.items:
@@ -70,7 +70,11 @@ def best_summary(best: BestInfo) -> RenderableType:
             style="bold green",
         )
     ]
-    gains = {"uniform": best.gain_over_uniform, "global": best.gain_over_global}
+    gains = {
+        "uniform": best.gain_over_uniform,
+        "global": best.gain_over_global,
+        "sensitivity": best.gain_over_sensitivity,
+    }
     for kind in _BASELINES:
         lines.append(_gain_line(kind, best.baselines.get(kind), candidate, gains[kind]))
     return Group(*lines)
@@ -99,6 +103,7 @@ def _row(item: CandidateInfo, macs: float | None, latency: bool, *, best: bool) 
             style="bold cyan" if baseline else "",
         ),
         Text(item.state, style=_STATE_STYLES.get(item.state, "")),
+        Text(item.fidelity),
         Text("yes" if item.feasible else "no", style="" if item.feasible else "red"),
         Text("yes" if item.pareto else ""),
         Text(count(item.params)),
@@ -108,7 +113,9 @@ def _row(item: CandidateInfo, macs: float | None, latency: bool, *, best: bool) 
         cells.append(Text(NONE if item.latency_ms is None else f"{item.latency_ms:.3f}"))
     cells += [
         Text(percent(item.proxy_score)),
+        Text(percent(item.rung_score)),
         Text(percent(item.accuracy)),
+        Text(margin_text(item.margin, item.margin_se)),
         Text(percent(item.test_accuracy)),
     ]
     return cells

@@ -7,11 +7,11 @@ from rich.table import Table
 from rich.text import Text
 
 from search import Candidate, SearchResult
-from service.cli._format import NONE, count, gain_text, percent, share
+from service.cli._format import NONE, count, gain_text, margin_text, percent, share
 
 BASELINE_MARK = "◆"
 BEST_MARK = "★"
-_BASELINES = ("uniform", "global")
+_BASELINES = ("uniform", "global", "sensitivity")
 _STATE_STYLES = {"complete": "", "pruned": "dim", "fail": "red", "running": "yellow"}
 
 
@@ -56,14 +56,16 @@ def leaderboard_table(result: SearchResult) -> Table:
     )
     table = Table(
         title=Text(f"Leaderboard of {result.study_name}", style="bold"),
-        caption=f"{BASELINE_MARK} baseline (same budget, same fine-tune)   {BEST_MARK} best",
+        caption=f"{BASELINE_MARK} baseline (same budget, same fine-tune)   {BEST_MARK} best   "
+        "screened/rung: search split; val, margin (paired over the best baseline, 95%): "
+        "validation",
         title_justify="left",
     )
-    for header in ("#", "kind", "state", "feasible", "pareto", "params", "MACs"):
+    for header in ("#", "kind", "state", "stage", "feasible", "pareto", "params", "MACs"):
         table.add_column(header, no_wrap=True, justify="right" if header == "#" else "left")
     if with_latency:
         table.add_column("latency ms", justify="right", no_wrap=True)
-    for header in ("proxy", "val acc", "test acc"):
+    for header in ("screened", "rung", "val acc", "margin pt", "test acc"):
         table.add_column(header, justify="right", no_wrap=True)
     best = None if result.best is None else result.best.number
     for candidate in result.leaderboard:
@@ -89,7 +91,7 @@ def summary(result: SearchResult) -> RenderableType:
             lines.append(_gain_line(result, best, kind))
     correlation = result.rank_correlation
     shown = "n/a (needs 3 finalists)" if correlation is None else f"{correlation:+.2f}"
-    lines.append(Text(f"Rank correlation proxy → final (Spearman, finalists): {shown}"))
+    lines.append(Text(f"Rank correlation screening → final (Spearman, finalists): {shown}"))
     return Group(*lines)
 
 
@@ -106,6 +108,7 @@ def _row(candidate: Candidate, result: SearchResult, latency: bool, *, best: boo
         Text(number, style="bold green" if best else ""),
         Text(kind, style="bold cyan" if baseline else ""),
         Text(candidate.state, style=_STATE_STYLES.get(candidate.state, "")),
+        Text(candidate.fidelity),
         Text("yes" if candidate.feasible else "no", style="" if candidate.feasible else "red"),
         Text("yes" if candidate.pareto else ""),
         Text(count(candidate.params)),
@@ -116,7 +119,9 @@ def _row(candidate: Candidate, result: SearchResult, latency: bool, *, best: boo
         cells.append(Text(NONE if value is None else f"{value:.3f}"))
     cells += [
         Text(percent(candidate.proxy_score)),
+        Text(percent(candidate.rung_score)),
         Text(percent(candidate.accuracy)),
+        Text(margin_text(candidate.margin, candidate.margin_se)),
         Text(percent(candidate.test_accuracy)),
     ]
     return cells

@@ -130,6 +130,10 @@ class CandidateInfo(_Model):
     feasible: bool = False
     pareto: bool = False
     timings: dict[str, float] = Field(default_factory=dict)
+    fidelity: str = "screen"
+    rung_score: float | None = None
+    margin: float | None = None
+    margin_se: float | None = None
     score: float | None = None
 
 
@@ -156,5 +160,7 @@ class BestInfo(_Model):
     macs_ratio: float | None = None
     gain_over_uniform: float | None = None
     gain_over_global: float | None = None
+    gain_over_sensitivity: float | None = None
+    test_gain_over_uniform: float | None = None
     baselines: dict[str, CandidateInfo | None] = Field(default_factory=dict)
     formats: list[str] = Field(default_factory=list)

@@ -26,21 +26,29 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-SortKey = Literal["rank", "score", "macs", "params", "latency_ms", "number"]
+SortKey = Literal["rank", "score", "fidelity", "macs", "params", "latency_ms", "number"]
 Order = Literal["asc", "desc"]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
 
-# Final accuracy where there is one, else the proxy score (search.Candidate.score).
-SCORE = func.coalesce(Candidate.accuracy, Candidate.proxy_score)
+# The score of a candidate's last stage: final accuracy, else its last rung's score, else
+# the screening score (search.Candidate.score; tested against it).
+SCORE = func.coalesce(Candidate.accuracy, Candidate.rung_score, Candidate.proxy_score)
+# search.candidates.fidelity_level in SQL: screen 0, rung-k k, final above every rung.
+FIDELITY_LEVEL = case(
+    (Candidate.fidelity == "final", 1000),
+    *((Candidate.fidelity == f"rung-{k}", k) for k in range(1, 9)),
+    else_=0,
+)
 _COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "score": SCORE,
+    "fidelity": FIDELITY_LEVEL,
     "macs": Candidate.macs,
     "params": Candidate.params,
     "latency_ms": Candidate.latency_ms,
     "number": Candidate.number,
 }
 # Higher is better for the score; lower is better for the costs.
-_DEFAULT_ORDER: dict[str, Order] = {"score": "desc", "rank": "asc"}
+_DEFAULT_ORDER: dict[str, Order] = {"score": "desc", "fidelity": "desc", "rank": "asc"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class LeaderboardQuery:
     feasible: bool | None = None
     kind: CandidateKind | None = None
     pareto: bool | None = None
+    fidelity: str | None = None
     sort: SortKey = "rank"
     order: Order | None = None  # default: best first (desc for score, asc otherwise)
     limit: int = 50
@@ -67,6 +76,8 @@ def leaderboard_page(
         conditions.append(Candidate.kind == query.kind)
     if query.pareto is not None:
         conditions.append(Candidate.pareto.is_(query.pareto))
+    if query.fidelity is not None:
+        conditions.append(Candidate.fidelity == query.fidelity)
     total = session.scalar(select(func.count()).select_from(Candidate).where(*conditions)) or 0
     # Sort narrow rows (ids and keys), then load only the page's wide rows (ratios, timings).
     ids = select(Candidate.id).where(*conditions)
@@ -90,12 +101,12 @@ def _ordered(statement: Select[T], sort: str, order: Order) -> Select[T]:
 
 
 def _rank() -> list[SQLColumnExpression[Any]]:
-    """The library's ranking (search.candidates leaderboard order) as ascending SQL keys:
-    feasible and complete first, finalised before proxy-only, best score, then oldest."""
+    """The library's ranking (search.candidates.rank_key) as ascending SQL keys: feasible
+    and complete first, the furthest stage first, best score, then oldest."""
     return [
         case((Candidate.feasible.is_(True), 0), else_=1),
         case((Candidate.state == "complete", 0), else_=1),
-        case((Candidate.accuracy.is_(None), 1), else_=0),
+        -FIDELITY_LEVEL,
         -func.coalesce(SCORE, -1.0),
         Candidate.number,
     ]
@@ -120,9 +131,10 @@ def best_candidate(session: Session, job: Job) -> tuple[Candidate | dict[str, An
 
 
 def baselines(session: Session, job_id: str) -> dict[str, Candidate | None]:
-    """The uniform and global baselines of ``job_id`` (the best-ranked of each kind)."""
+    """The uniform, global and sensitivity baselines of ``job_id`` (the best-ranked of each
+    kind)."""
     found: dict[str, Candidate | None] = {}
-    for kind in (CandidateKind.UNIFORM, CandidateKind.GLOBAL):
+    for kind in (CandidateKind.UNIFORM, CandidateKind.GLOBAL, CandidateKind.SENSITIVITY):
         statement = select(Candidate).where(Candidate.job_id == job_id, Candidate.kind == kind)
         found[kind.value] = session.scalars(_ordered(statement, "rank", "asc").limit(1)).first()
     return found

@@ -61,6 +61,10 @@ _CANDIDATE_DEFAULTS: dict[str, Any] = {
     "feasible": False,
     "pareto": False,
     "timings": {},
+    "fidelity": "screen",
+    "rung_score": None,
+    "margin": None,
+    "margin_se": None,
 }
 _UPSERT_BATCH = 500
 _MAX_BUNDLE_BYTES = 1 << 40  # our own output: no upload limit applies

@@ -33,6 +33,7 @@ class ArtifactKind(StrEnum):
 class CandidateKind(StrEnum):
     UNIFORM = "uniform"
     GLOBAL = "global"
+    SENSITIVITY = "sensitivity"
     SEARCH = "search"
 
 

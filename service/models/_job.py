@@ -135,6 +135,12 @@ class Candidate(Base):
     test_accuracy: Mapped[float | None] = mapped_column(Float)
     feasible: Mapped[bool] = mapped_column(default=False)
     pareto: Mapped[bool] = mapped_column(default=False)
+    # The last stage reached (screen, rung-k, final), its rung's score, and a finalist's
+    # paired margin over the best baseline with its standard error.
+    fidelity: Mapped[str] = mapped_column(String(16), default="screen", server_default="screen")
+    rung_score: Mapped[float | None] = mapped_column(Float)
+    margin: Mapped[float | None] = mapped_column(Float)
+    margin_se: Mapped[float | None] = mapped_column(Float)
     timings: Mapped[dict[str, float]] = mapped_column(JsonType, default=dict)
     # From the timings, in columns of their own so /metrics aggregates them in SQL.
     trial_s: Mapped[float | None] = mapped_column(Float)  # prune + proxy fine-tune
