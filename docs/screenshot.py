@@ -32,7 +32,7 @@ SPEC: dict[str, Any] = {
     "data": {"source": "digits", "val_fraction": 0.1, "seed": 0},
     "budget": {"max_macs": 0.3},
     "search": {"n_trials": 16, "seed": 0},
-    "finetune": {"proxy_epochs": 1, "final_epochs": 2, "finalists": 3},
+    "finetune": {"rung_candidates": 4, "rungs": 1, "rung_steps": 10, "final_epochs": 2},
 }
 CHROMIUM_ARGS = [
     "--headless",

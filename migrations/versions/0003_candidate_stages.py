@@ -31,7 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("rung_score", sa.Float(), nullable=True))
         batch.add_column(sa.Column("margin", sa.Float(), nullable=True))
         batch.add_column(sa.Column("margin_se", sa.Float(), nullable=True))
-        batch.drop_constraint("ck_ps_candidates_candidate_kind", type_="check")
+        batch.drop_constraint("candidate_kind", type_="check")
         batch.create_check_constraint("candidate_kind", _kinds(_KINDS_AFTER))
     # Candidates of single-stage jobs: a final accuracy means the finals were reached.
     op.execute("UPDATE ps_candidates SET fidelity = 'final' WHERE accuracy IS NOT NULL")
@@ -40,7 +40,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM ps_candidates WHERE kind = 'sensitivity'")
     with op.batch_alter_table("ps_candidates") as batch:
-        batch.drop_constraint("ck_ps_candidates_candidate_kind", type_="check")
+        batch.drop_constraint("candidate_kind", type_="check")
         batch.create_check_constraint("candidate_kind", _kinds(_KINDS_BEFORE))
         batch.drop_column("margin_se")
         batch.drop_column("margin")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import optuna
 from optuna.storages import BaseStorage
@@ -22,7 +22,17 @@ from search.baselines import GLOBAL, SEARCH, SENSITIVITY, UNIFORM, global_ratios
 from search.budget import BudgetMeter, Limits, check_reachable
 from search.callbacks import SearchCallback, TrialEvent
 from search.candidates import Candidate, from_trial, leaderboard
-from search.candidates._candidate import FEASIBLE, FINAL, KIND, PROXY, SCREEN, SURPLUS, rung_name
+from search.candidates._candidate import (
+    FEASIBLE,
+    FINAL,
+    FINAL_PREFIX,
+    KIND,
+    PROXY,
+    SCREEN,
+    SECOND_PREFIX,
+    SURPLUS,
+    rung_name,
+)
 from search.preparation import Prepared
 from search.runner._result import SearchResult
 from search.runner._study import fail_dead_trials, make_storage, open_study
@@ -279,10 +289,10 @@ class SearchSession:
         task), each reported to the callbacks as it ends; returns how many remain.
         :meth:`finalize` runs whatever remains."""
         self.anchors()
-        before = {k for k in self.study.user_attrs if k.startswith("final")}
+        before = _finals_done(self.study.user_attrs)
         self.finalizer.run_pending(self.study, max_finals=max_finals)
-        for key in set(self.study.user_attrs) - before:
-            self._report(int(key.split(":", 1)[1]))
+        for number in sorted(_finals_done(self.study.user_attrs) - before):
+            self._report(number)
         return self.finals_pending()
 
     def best_number(self) -> int | None:
@@ -332,6 +342,15 @@ class SearchSession:
         )
         for callback in self.callbacks:
             callback.on_trial_end(event)
+
+
+def _finals_done(results: Mapping[str, object]) -> set[int]:
+    """Numbers of the candidates with a final (either seed) in the study's attributes."""
+    return {
+        int(key.rsplit(":", 1)[1])
+        for key in results
+        if key.startswith((FINAL_PREFIX, SECOND_PREFIX))
+    }
 
 
 def _log_trial_end(trial: FrozenTrial) -> None:

@@ -82,7 +82,7 @@ class Finalizer:
         finalists = self.finalists(study)
         results = study.user_attrs
         items = [(t, False) for t in finalists]
-        if all(final_key(t.number) in results for t in finalists):
+        if finalists and all(final_key(t.number) in results for t in finalists):
             close = close_call(finalists, results)
             items += [(t, True) for t in finalists if t.number in close]
         return items

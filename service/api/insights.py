@@ -85,10 +85,13 @@ class PointOut(BaseModel):
     macs: int | None
     latency_ms: float | None
     score: float | None = Field(
-        description="accuracy where there is one, else the proxy score (as on the leaderboard)"
+        description="the score of its last stage, as on the leaderboard: validation accuracy "
+        "for finals, search-split accuracy for rungs and screening (see fidelity)"
     )
     accuracy: float | None
     proxy_score: float | None
+    rung_score: float | None = None
+    fidelity: str = Field(default="screen", description="screen, rung-1 ... rung-k, final")
 
 
 class PointsOut(BaseModel):

@@ -41,8 +41,8 @@ _EXAMPLE_SPEC = {
     "model": {"zoo": "mlp", "kwargs": {"hidden": [64, 32]}, "pretrain_epochs": 3},
     "data": {"source": "digits"},
     "budget": {"max_macs": 0.5, "latency": {"device": "cpu"}},
-    "search": {"n_trials": 12, "parallelism": 1, "sampler": "tpe"},
-    "finetune": {"proxy_epochs": 1, "final_epochs": 3, "finalists": 2},
+    "search": {"n_trials": 60, "parallelism": 1, "sampler": "tpe"},
+    "finetune": {"rung_candidates": 6, "rungs": 2, "rung_steps": 20, "final_epochs": 3},
 }
 SpecBody = Annotated[
     dict[str, Any],

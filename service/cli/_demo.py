@@ -37,7 +37,7 @@ _BUNDLE_FILES = ("model.safetensors", "model.onnx", "policy.json", "report.json"
 
 
 def demo_spec(
-    trials: int = 8, *, pretrain_epochs: int = 10, final_epochs: int = 2
+    trials: int = 40, *, pretrain_epochs: int = 10, final_epochs: int = 2
 ) -> dict[str, Any]:
     """The demo's job: a small CNN on digits, trained here, pruned to 30% of its MACs."""
     return {
@@ -45,8 +45,14 @@ def demo_spec(
         "model": {"zoo": "small_cnn", "kwargs": {"width": 16}, "pretrain_epochs": pretrain_epochs},
         "data": {"source": "digits", "val_fraction": 0.1, "seed": 0},
         "budget": {"max_macs": 0.3},
-        "search": {"n_trials": trials, "seed": 0},
-        "finetune": {"proxy_epochs": 1, "final_epochs": final_epochs, "finalists": 2},
+        "search": {"n_trials": trials, "seed": 0, "search_split": 300},
+        "finetune": {
+            "rung_candidates": 6,
+            "rungs": 2,
+            "rung_steps": 20,
+            "final_epochs": final_epochs,
+            "finalists": 2,
+        },
     }
 
 
@@ -61,8 +67,13 @@ def demo(
     ] = DEFAULT_OUT,
     trials: Annotated[
         int,
-        typer.Option("--trials", min=3, metavar="N", help="Trials, the two baselines included."),
-    ] = 8,
+        typer.Option(
+            "--trials",
+            min=3,
+            metavar="N",
+            help="Candidates screened, the three baselines included.",
+        ),
+    ] = 40,
     keep: Annotated[
         bool,
         typer.Option("--keep", help="Keep the server's database and artifacts (in DIR/server)."),

@@ -104,7 +104,7 @@ def leaderboard(
         bool, typer.Option("--feasible", help="Only candidates within the budget.")
     ] = False,
     kind: Annotated[
-        Literal["uniform", "global", "search"] | None,
+        Literal["uniform", "global", "sensitivity", "search"] | None,
         typer.Option("--kind", help="Only this kind of candidate.", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, metavar="N")] = 50,

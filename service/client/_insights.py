@@ -59,6 +59,8 @@ class Point(_Model):
     score: float | None = None
     accuracy: float | None = None
     proxy_score: float | None = None
+    rung_score: float | None = None
+    fidelity: str = "screen"
 
 
 class JobPoints(_Model):

@@ -34,7 +34,7 @@ __all__ = [
 JobStatus = Literal["queued", "running", "finalizing", "succeeded", "failed", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 ArtifactKind = Literal["weights", "data"]
-CandidateKind = Literal["uniform", "global", "search"]
+CandidateKind = Literal["uniform", "global", "sensitivity", "search"]
 ModelFormat = Literal["bundle", "onnx", "safetensors"]
 
 

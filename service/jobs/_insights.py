@@ -48,6 +48,8 @@ POINT_COLUMNS: tuple[str, ...] = (
     "latency_ms",
     "accuracy",
     "proxy_score",
+    "rung_score",
+    "fidelity",
 )
 
 

@@ -242,6 +242,10 @@ def candidate_row(job_id: str, number: int, **fields: Any) -> dict[str, Any]:
         "feasible": number % 3 != 0,
         "pareto": False,
         "timings": {},
+        "fidelity": "screen",
+        "rung_score": None,
+        "margin": None,
+        "margin_se": None,
     }
     row.update(fields)
     return row

@@ -6,11 +6,14 @@ computed here in Python over every row; SQL must agree page by page.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from search.candidates import Candidate
+from search.candidates._candidate import rank_key
 from service.models import JobStatus
 from tests.service.factories import ApiEnv, add_candidates, api_env, candidate_row, make_job
 
@@ -23,6 +26,13 @@ def _row(job_id: str, number: int) -> dict[str, Any]:
         fields = {"state": "fail", "params": None, "macs": None, "proxy_score": None}
     if number % 50 == 0:  # finalists with a final accuracy
         fields["accuracy"] = 0.5 + (number % 450) / 1000
+        fields["fidelity"] = "final"
+    elif number % 25 == 0:  # reached the second rung
+        fields["rung_score"] = 0.4 + (number % 350) / 1000
+        fields["fidelity"] = "rung-2"
+    elif number % 5 == 0:  # stopped after the first rung
+        fields["rung_score"] = 0.3 + (number % 550) / 1000
+        fields["fidelity"] = "rung-1"
     if number % 10 == 1:
         fields["pareto"] = True
     if number == 3:
@@ -52,18 +62,10 @@ def alice(board: tuple[ApiEnv, str, list[dict[str, Any]]]) -> dict[str, str]:
     return board[0].key("alice")
 
 
-def _rank(row: dict[str, Any]) -> tuple[bool, bool, bool, float, int]:
-    # search.candidates' leaderboard order: feasible & complete first, finalised before
-    # proxy-only, best score, then oldest.
-    score = row["accuracy"] if row["accuracy"] is not None else row["proxy_score"]
-    score = -1.0 if score is None else score
-    return (
-        not row["feasible"],
-        row["state"] != "complete",
-        row["accuracy"] is None,
-        -score,
-        row["number"],
-    )
+def _rank(row: dict[str, Any]) -> tuple[bool, bool, int, float, int]:
+    # The library's own ranking (search.candidates.rank_key), on the row as a Candidate.
+    fields = {f.name for f in dataclasses.fields(Candidate)}
+    return rank_key(Candidate(**{k: v for k, v in row.items() if k in fields}))
 
 
 def _get(board: tuple[ApiEnv, str, Any], headers: dict[str, str], **params: Any) -> dict[str, Any]:
@@ -108,6 +110,8 @@ def test_pages_tile_the_board(board: Any, alice: dict[str, str]) -> None:
         ({"feasible": "false"}, lambda r: not r["feasible"]),
         ({"kind": "uniform"}, lambda r: r["kind"] == "uniform"),
         ({"kind": "search", "pareto": "true"}, lambda r: r["kind"] == "search" and r["pareto"]),
+        ({"fidelity": "rung-1"}, lambda r: r["fidelity"] == "rung-1"),
+        ({"fidelity": "final"}, lambda r: r["fidelity"] == "final"),
     ],
 )
 def test_filters(board: Any, alice: dict[str, str], params: dict[str, str], keep: Any) -> None:
@@ -126,7 +130,10 @@ def test_sort_with_missing_figures_last(
 ) -> None:
     def value(row: dict[str, Any]) -> Any:
         if key == "score":
-            return row["accuracy"] if row["accuracy"] is not None else row["proxy_score"]
+            for name in ("accuracy", "rung_score", "proxy_score"):
+                if row[name] is not None:
+                    return row[name]
+            return None
         return row[key]
 
     rows = board[2]

@@ -15,6 +15,7 @@ import torch
 from optuna.trial import TrialState
 
 from pruning import load_bundle, zoo
+from search import SearchSpec
 from tests.specs import tiny
 from tests.workers.conftest import OPTIONS
 from tests.workers.memory_store import MemoryStore
@@ -44,11 +45,13 @@ def test_a_job_runs_to_success_with_its_bundle_and_leaderboard(
     job = store.job(job_id)
     assert job.status == "succeeded", job.error
     assert store.history(job_id) == ["queued", "running", "finalizing", "succeeded"]
-    assert job.progress["trials_done"] == 4
+    planned = SearchSpec.parse(tiny()).search.n_trials
+    assert job.progress["trials_done"] == planned
     candidates = job.candidates
-    assert sorted(candidates) == [0, 1, 2, 3]
+    assert sorted(candidates) == list(range(planned))
     kinds = [c["kind"] for c in candidates.values()]
-    assert kinds.count("uniform") == 1 and kinds.count("global") == 1
+    assert kinds.count("uniform") == kinds.count("global") == kinds.count("sensitivity") == 1
+    assert {c["fidelity"] for c in candidates.values() if c["kind"] != "search"} == {"final"}
     for baseline in (c for c in candidates.values() if c["kind"] != "search"):
         assert baseline["accuracy"] is not None and baseline["test_accuracy"] is not None
 

@@ -39,12 +39,18 @@ def test_prepare_queues_baselines_records_reference_and_starts_parallel_slices(
     assert job.reference is not None and job.reference["macs"] > 0
     assert job.progress["trials_done"] == 0  # the first heartbeat
     assert recorder.calls == [(RUN_SLICE, job_id, "cuda")] * 2
-    waiting = _study(store, job_id).get_trials(states=(TrialState.WAITING,))
-    assert sorted(t.user_attrs["kind"] for t in waiting) == ["global", "uniform"]
+    study = _study(store, job_id)
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    kinds = sorted(t.user_attrs["kind"] for t in waiting)
+    # The baselines, then warm starts near them up to the plan (6 trials in tiny).
+    assert kinds == ["global", "search", "search", "search", "sensitivity", "uniform"]
+    assert set(study.user_attrs["sensitivity"]["groups"]) == {
+        g["name"] for g in job.reference["layers"]
+    } & set(study.user_attrs["sensitivity"]["groups"])
 
     # A redelivered prepare finds the baselines queued already.
     prepare_job(store, recorder, job_id, OPTIONS)
-    assert len(_study(store, job_id).get_trials(states=(TrialState.WAITING,))) == 2
+    assert len(_study(store, job_id).get_trials(states=(TrialState.WAITING,))) == 6
 
 
 def test_unreachable_budget_fails_the_job_before_any_trial(
@@ -117,25 +123,39 @@ def test_a_slice_of_a_finished_or_cancelled_job_does_nothing(
 def test_slices_run_trials_record_candidates_and_hand_on(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
-    job_id = submit(tiny(search={"n_trials": 3}))
+    job_id = submit(tiny(search={"n_trials": 4}, finetune={"rungs": 0}))
     prepare_job(store, recorder, job_id, OPTIONS)
 
-    run_slice(store, recorder, job_id, OPTIONS)  # 2 of 3 trials: continues
+    run_slice(store, recorder, job_id, OPTIONS)  # 2 of 4 trials: continues
     assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
     assert sorted(store.job(job_id).candidates) == [0, 1]
     assert store.job(job_id).progress["trials_done"] == 2
 
-    run_slice(store, recorder, job_id, OPTIONS)  # the last trial: finalize
+    run_slice(store, recorder, job_id, OPTIONS)  # the last two trials: finalize
     assert recorder.tasks() == [RUN_SLICE, RUN_SLICE, FINALIZE]
     assert store.job(job_id).status == "finalizing"
     kinds = {c["kind"] for c in store.job(job_id).candidates.values()}
-    assert kinds == {"uniform", "global", "search"}
+    assert kinds == {"uniform", "global", "sensitivity", "search"}
+
+
+def test_slices_share_the_rungs_and_each_rung_item_reaches_the_store(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"n_trials": 5}, finetune={"final_epochs": 0}))
+    prepare_job(store, recorder, job_id, OPTIONS)
+    while store.job(job_id).status == "running":
+        run_slice(store, recorder, job_id, OPTIONS)
+    assert store.job(job_id).status == "finalizing"
+    fidelities = [c["fidelity"] for c in store.job(job_id).candidates.values()]
+    # Three baselines and two searched candidates trained in the one rung.
+    assert fidelities.count("rung-1") == 5
+    assert all(c["rung_score"] is not None for c in store.job(job_id).candidates.values())
 
 
 def test_two_slices_finishing_together_start_exactly_one_finalize(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
-    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    spec = tiny(search={"n_trials": 3}, finetune={"final_epochs": 0, "rungs": 0})
     job_id = submit(spec)
     prepare_job(store, recorder, job_id, OPTIONS)
     _plan_met_elsewhere(store, spec, job_id)
@@ -169,7 +189,7 @@ def _plan_met_elsewhere(store: MemoryStore, spec: dict[str, Any], job_id: str) -
 def test_the_finals_wait_for_a_trial_still_running_elsewhere(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
-    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    spec = tiny(search={"n_trials": 3}, finetune={"final_epochs": 0, "rungs": 0})
     job_id = submit(spec)
     prepare_job(store, recorder, job_id, OPTIONS)
     _plan_met_elsewhere(store, spec, job_id)
@@ -195,14 +215,15 @@ def test_a_dead_trial_is_failed_after_its_grace_and_its_retry_runs_before_the_fi
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
     options = replace(OPTIONS, trial_heartbeat_s=1, trial_grace_s=2)
-    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    spec = tiny(search={"n_trials": 3}, finetune={"final_epochs": 0, "rungs": 0})
     job_id = submit(spec)
     prepare_job(store, recorder, job_id, options)
     _plan_met_elsewhere(store, spec, job_id)
-    # A worker took one more trial, beat once and died.
+    # A worker took one more trial, beat once and died (the objective had set its kind).
     storage = study_storage(store.storage_url, options)
     study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
     dead = study.ask()
+    dead.set_user_attr("kind", "search")
     storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
     time.sleep(3)
     recorder.calls.clear()
@@ -268,7 +289,9 @@ def test_sweep_restarts_only_jobs_whose_runner_went_quiet(
     recorder.calls.clear()
     prepare_job(store, recorder, prepared_quiet, OPTIONS)
     assert recorder.calls == [(RUN_SLICE, prepared_quiet, "cuda")]
-    assert len(_study(store, prepared_quiet).get_trials(states=(TrialState.WAITING,))) == 2
+    waiting = _study(store, prepared_quiet).get_trials(states=(TrialState.WAITING,))
+    # The three baselines and the warm starts that fill the plan, enqueued once.
+    assert len(waiting) == SearchSpec.parse(tiny()).search.n_trials
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
