@@ -41,7 +41,7 @@ class JobCallback(SearchCallback):
     job_id: str
     beat_every_s: float
     session: SearchSession | None = None
-    progress: dict[str, float | int | None] = field(default_factory=dict)
+    progress: dict[str, float | int | str | None] = field(default_factory=dict)
     _cancelled: bool = False
     _polled_at: float = float("-inf")
     _beat_at: float = float("-inf")
@@ -53,6 +53,7 @@ class JobCallback(SearchCallback):
             "trials_failed": event.trials_failed,
             "best_score": event.best_score,
             "eta_s": event.eta_s,
+            "stage": event.stage,
         }
         self.beat(force=True)
 
@@ -74,12 +75,14 @@ class JobCallback(SearchCallback):
         if not self.progress and self.session is not None:
             self.progress = progress_of(self.session)
         self._beat_at = now
+        stage = self.progress.get("stage")
         self.store.record_progress(
             self.job_id,
             trials_done=int(self.progress.get("trials_done") or 0),
             trials_failed=int(self.progress.get("trials_failed") or 0),
-            best_score=self.progress.get("best_score"),
-            eta_s=self.progress.get("eta_s"),
+            best_score=_number(self.progress.get("best_score")),
+            eta_s=_number(self.progress.get("eta_s")),
+            stage=None if stage is None else str(stage),
         )
 
     def rebind(self, store: JobStore) -> None:
@@ -91,7 +94,11 @@ class JobCallback(SearchCallback):
         self._polled_at = float("-inf")
 
 
-def progress_of(session: SearchSession) -> dict[str, float | int | None]:
+def _number(value: float | int | str | None) -> float | None:
+    return None if value is None or isinstance(value, str) else float(value)
+
+
+def progress_of(session: SearchSession) -> dict[str, float | int | str | None]:
     """Progress read from the study, for a process that has not seen a trial end yet."""
     done, failed = session.counts()
     scores = [
@@ -104,6 +111,7 @@ def progress_of(session: SearchSession) -> dict[str, float | int | None]:
         "trials_failed": failed,
         "best_score": max(scores, default=None),
         "eta_s": None,
+        "stage": session.stage(),
     }
 
 
@@ -187,6 +195,7 @@ def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
         study_name=ticket.study_name,
         callbacks=[callback],
         sampler_seed=_sampler_seed(prepared.spec.search),
+        claim_ttl_s=options.trial_grace_s,
     )
     callback.session = session
     return JobRun(session=session, callback=callback)

@@ -109,8 +109,10 @@ class JobStore(abc.ABC):
         trials_failed: int,
         best_score: float | None,
         eta_s: float | None,
+        stage: str | None = None,
     ) -> None:
-        """Progress so far; also the runner's heartbeat, which the sweeper reads."""
+        """Progress so far (``stage``: screen, rung-k or final, when known); also the
+        runner's heartbeat, which the sweeper reads."""
 
     @abc.abstractmethod
     def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:

@@ -33,11 +33,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("margin_se", sa.Float(), nullable=True))
         batch.drop_constraint("candidate_kind", type_="check")
         batch.create_check_constraint("candidate_kind", _kinds(_KINDS_AFTER))
+    op.add_column("ps_jobs", sa.Column("stage", sa.String(length=16), nullable=True))
     # Candidates of single-stage jobs: a final accuracy means the finals were reached.
     op.execute("UPDATE ps_candidates SET fidelity = 'final' WHERE accuracy IS NOT NULL")
 
 
 def downgrade() -> None:
+    op.drop_column("ps_jobs", "stage")
     op.execute("DELETE FROM ps_candidates WHERE kind = 'sensitivity'")
     with op.batch_alter_table("ps_candidates") as batch:
         batch.drop_constraint("candidate_kind", type_="check")

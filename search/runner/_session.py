@@ -35,7 +35,7 @@ from search.candidates._candidate import (
 )
 from search.preparation import Prepared
 from search.runner._result import SearchResult
-from search.runner._study import fail_dead_trials, make_storage, open_study
+from search.runner._study import GRACE_S, fail_dead_trials, make_storage, open_study
 from search.space import Anchors, anchor_params, max_ratios, warm_starts
 from search.stages import (
     BEST,
@@ -65,7 +65,11 @@ log = logging.getLogger("search.trials")
 
 
 class SearchSession:
-    """A prepared search bound to its study."""
+    """A prepared search bound to its study.
+
+    ``claim_ttl_s``: how long a rung item claimed by a process that stopped refreshing its
+    claim (it died) waits before another process takes it over (like a trial's heartbeat
+    grace)."""
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class SearchSession:
         study_name: str | None = None,
         callbacks: Sequence[SearchCallback] = (),
         sampler_seed: int | None = None,
+        claim_ttl_s: float = GRACE_S,
     ) -> None:
         spec = prepared.spec
         self.prepared = prepared
@@ -93,7 +98,7 @@ class SearchSession:
         self.objective = Objective(
             prepared, self.meter, self.limits, self.callbacks, data=self.data, anchors={}
         )
-        self.halving = Halving(self.objective, self.data, self.callbacks)
+        self.halving = Halving(self.objective, self.data, self.callbacks, claim_ttl_s=claim_ttl_s)
         self.finalizer = Finalizer(self.objective, self.halving, self.data, self.callbacks)
         self._start = time.perf_counter()
 

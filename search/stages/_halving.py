@@ -25,7 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from pruning import evaluate
 from search._log_context import log_context
 from search.baselines import BASELINES, SEARCH
-from search.callbacks import SearchCallback
+from search.callbacks import EpochEvent, SearchCallback
 from search.candidates._candidate import (
     CLAIM_PREFIX,
     CRITERION,
@@ -42,8 +42,10 @@ from search.stages._screening import Objective
 from search.stages._training import train
 
 ETA = 2  # each rung keeps 1/ETA of the searched candidates and trains them ETA times longer
-# A claim older than this (or than a few times the slowest item so far) is a dead worker's.
-MIN_CLAIM_TTL_S = 120.0
+# A claim not refreshed for this long (or a few times the slowest item so far) is a dead
+# worker's; the worker training an item refreshes its claim at every epoch end.
+CLAIM_TTL_S = 60.0
+_REFRESH_S = 5.0
 
 log = logging.getLogger("search.trials")
 
@@ -75,8 +77,14 @@ class Halving:
     """The rungs of one prepared search (one per process)."""
 
     def __init__(
-        self, screening: Objective, data: StageData, callbacks: Sequence[SearchCallback]
+        self,
+        screening: Objective,
+        data: StageData,
+        callbacks: Sequence[SearchCallback],
+        *,
+        claim_ttl_s: float = CLAIM_TTL_S,
     ) -> None:
+        self.claim_ttl_s = claim_ttl_s
         self.screening = screening
         self.prepared = screening.prepared
         self.data = data
@@ -144,7 +152,7 @@ class Halving:
                 study.set_user_attr(claim, time.time())
                 try:
                     with log_context(trial_number=trial.number):
-                        result = self._train(trial, k)
+                        result = self._train(trial, k, _ClaimRefresher(study, claim))
                 except BaseException:
                     study.set_user_attr(claim, 0.0)  # released: cancelled or failed here
                     raise
@@ -162,9 +170,9 @@ class Halving:
             for key, v in study.user_attrs.items()
             if key.startswith(RUNG_PREFIX) and isinstance(v, dict)
         ]
-        return max(MIN_CLAIM_TTL_S, 3.0 * max(seconds, default=0.0))
+        return max(self.claim_ttl_s, 3.0 * max(seconds, default=0.0))
 
-    def _train(self, trial: FrozenTrial, k: int) -> dict[str, float]:
+    def _train(self, trial: FrozenTrial, k: int, refresher: SearchCallback) -> dict[str, float]:
         start = time.perf_counter()
         steps = self.prepared.spec.finetune.rung_steps * ETA ** (k - 1)
         log.info("%s of trial %d started: %d steps", rung_name(k), trial.number, steps)
@@ -177,7 +185,7 @@ class Halving:
             seed=self.prepared.spec.search.seed,
             phase=rung_name(k),
             number=trial.number,
-            callbacks=self.callbacks,
+            callbacks=(*self.callbacks, refresher),
             steps=steps,
         )
         score = evaluate(model, self.data.search, batch_size=256).accuracy
@@ -190,3 +198,18 @@ class Halving:
             seconds,
         )
         return {"score": score, "seconds": seconds}
+
+
+class _ClaimRefresher(SearchCallback):
+    """Keeps a claim fresh while its item trains: a live worker's item is never taken
+    over, a dead one's is once its claim is older than the TTL."""
+
+    def __init__(self, study: optuna.Study, claim: str) -> None:
+        self.study = study
+        self.claim = claim
+        self.at = time.monotonic()
+
+    def on_epoch_end(self, event: EpochEvent) -> None:
+        if time.monotonic() - self.at >= _REFRESH_S:
+            self.at = time.monotonic()
+            self.study.set_user_attr(self.claim, time.time())

@@ -86,7 +86,15 @@ class ProgressOut(BaseModel):
         description="best feasible score so far: the best proxy score while the search runs, "
         "the chosen candidate's final score once the job has succeeded"
     )
-    eta_s: float | None = Field(description="seconds left for the trials, at the rate so far")
+    eta_s: float | None = Field(
+        description="seconds left for the screening trials, at the rate so far (None once "
+        "screening is done: rungs and finals are timed by their own items)"
+    )
+    stage: str | None = Field(
+        default=None,
+        description="the search's stage: screen, rung-1 ... rung-k (successive halving), "
+        "final (the final fine-tunes); None before the first report and once the job ended",
+    )
 
     @classmethod
     def of(cls, job: Job, now: datetime) -> ProgressOut:
@@ -103,7 +111,14 @@ class ProgressOut(BaseModel):
             fraction=done / planned,
             best_score=job.best_score,
             eta_s=eta,
+            stage=_stage(job),
         )
+
+
+def _stage(job: Job) -> str | None:
+    if job.status is JobStatus.FINALIZING:
+        return "final"
+    return job.stage if job.status is JobStatus.RUNNING else None
 
 
 class TimingsOut(BaseModel):

@@ -23,7 +23,7 @@ __all__ = ["JobProgress", "check_outcome"]
 # What each status means for someone watching; the bar says how far the trials are.
 _STATUS_NOTES = {
     "queued": "waiting for a worker",
-    "running": "preparing (data, reference model), then trials",
+    "running": "preparing (data, reference model, sensitivity), then screening and rungs",
     "finalizing": "final fine-tunes of the baselines and finalists",
     "succeeded": "done",
     "failed": "failed",
@@ -41,6 +41,7 @@ class JobProgress:
     def __init__(self, console: Console) -> None:
         self._console = console
         self._status: str | None = None
+        self._stage: str | None = None
         self._bar = Progress(
             SpinnerColumn(),
             TextColumn("{task.fields[status]:<10}"),
@@ -81,6 +82,13 @@ class JobProgress:
             # are all done, while the finals still run.
             run=duration(job.timings.run_s),
         )
+        stage = job.progress.stage
+        if job.status == "running" and stage and stage != "screen" and stage != self._stage:
+            self._stage = stage
+            self._bar.console.print(
+                Text(f"job {job.id} ", style="bold")
+                + Text(f"{stage}: successive halving, short fine-tunes of the best screened")
+            )
         if job.status != self._status:
             self._status = job.status
             note = _STATUS_NOTES.get(job.status, "")

@@ -60,6 +60,7 @@ class Progress(_Model):
     fraction: float
     best_score: float | None = None
     eta_s: float | None = None
+    stage: str | None = None
 
 
 class Timings(_Model):

@@ -142,6 +142,7 @@ class SqlJobStore(JobStore):
         trials_failed: int,
         best_score: float | None,
         eta_s: float | None,
+        stage: str | None = None,
     ) -> None:
         # eta_s is not stored (no column): the API derives the ETA from the trial rate.
         # Parallel slices report out of order: counts and the best score only ever rise.
@@ -158,6 +159,7 @@ class SqlJobStore(JobStore):
                 else case((Job.best_score > best, Job.best_score), else_=best)
             ),
             runner_heartbeat_at=utcnow(),
+            **({} if stage is None else {"stage": stage}),
         )
 
     def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:

@@ -53,6 +53,8 @@ class Job(Base):
     storage_url: Mapped[str | None] = mapped_column(Text)
 
     trials_planned: Mapped[int] = mapped_column(Integer)
+    # The search's stage as the runner last reported it: screen, rung-k, final.
+    stage: Mapped[str | None] = mapped_column(String(16))
     trials_done: Mapped[int] = mapped_column(Integer, default=0)
     trials_failed: Mapped[int] = mapped_column(Integer, default=0)
     best_score: Mapped[float | None] = mapped_column(Float)

@@ -30,8 +30,14 @@ TINY_SPEC: dict[str, Any] = {
     },
     "data": {"source": "digits", "val_fraction": 0.1, "seed": 0},
     "budget": {"max_macs": 0.4},
-    "search": {"n_trials": 4, "parallelism": 2, "seed": 0},
-    "finetune": {"proxy_epochs": 1, "proxy_samples": 512, "final_epochs": 1, "finalists": 1},
+    "search": {"n_trials": 4, "parallelism": 2, "seed": 0, "search_split": 300},
+    "finetune": {
+        "rung_candidates": 1,
+        "rungs": 1,
+        "rung_steps": 8,
+        "final_epochs": 1,
+        "finalists": 1,
+    },
 }
 
 
@@ -215,23 +221,20 @@ class Study:
             out.setdefault(row.trial_id, {})[row.key] = json.loads(row.value_json)
         return out
 
-    def running(self, study_name: str) -> list[int]:
-        return [t.number for t in self.trials(study_name) if t.state == "RUNNING"]
-
-    def epochs_reported(self, study_name: str) -> dict[int, int]:
-        """For each RUNNING trial, how many intermediate values (one per proxy epoch, and
-        one before the first) it reported so far: how far into its fine-tune it is."""
+    def attrs(self, study_name: str) -> dict[str, Any]:
+        """The study's user attributes: the later stages' results and claims."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT t.number, COUNT(v.trial_intermediate_value_id) AS reported "
-                    "FROM trials t JOIN studies s USING (study_id) "
-                    "LEFT JOIN trial_intermediate_values v USING (trial_id) "
-                    "WHERE s.study_name = :name AND t.state = 'RUNNING' GROUP BY t.number"
+                    "SELECT a.key, a.value_json FROM study_user_attributes a "
+                    "JOIN studies s USING (study_id) WHERE s.study_name = :name"
                 ),
                 {"name": study_name},
             ).all()
-        return {int(row.number): int(row.reported) for row in rows}
+        return {row.key: json.loads(row.value_json) for row in rows}
+
+    def running(self, study_name: str) -> list[int]:
+        return [t.number for t in self.trials(study_name) if t.state == "RUNNING"]
 
     def describe(self, study_name: str) -> str:
         return "trials: " + ", ".join(

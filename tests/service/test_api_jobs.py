@@ -257,6 +257,30 @@ def test_job_shows_progress_and_timings(env: ApiEnv) -> None:
     assert progress["eta_s"] is not None and progress["eta_s"] >= 0
     assert body["timings"]["started_at"] is not None
     assert [e["to_status"] for e in body["events"]] == ["queued", "running"]
+    assert progress["stage"] is None  # not reported yet
+
+
+def test_progress_names_the_stage(env: ApiEnv) -> None:
+    headers = env.key("stager")
+    with env.session() as session:
+        running = make_job(session, "stager", status=JobStatus.RUNNING, trials_planned=10)
+        finalizing = make_job(session, "stager", status=JobStatus.FINALIZING)
+    store = SqlJobStore(env.database, env.artifacts())
+    store.record_progress(
+        running.id, trials_done=10, trials_failed=0, best_score=0.9, eta_s=None, stage="rung-1"
+    )
+    # A report without a stage (an older worker) keeps the last one.
+    store.record_progress(running.id, trials_done=10, trials_failed=0, best_score=0.9, eta_s=None)
+
+    def stage(job_id: str) -> str | None:
+        body = env.client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        value: str | None = body["progress"]["stage"]
+        return value
+
+    assert stage(running.id) == "rung-1"
+    assert stage(finalizing.id) == "final"
+    store.fail(running.id, "stopped")
+    assert stage(running.id) is None
 
 
 def test_cancel(env: ApiEnv) -> None:

@@ -160,6 +160,7 @@ class MemoryStore(JobStore):
         trials_failed: int,
         best_score: float | None,
         eta_s: float | None,
+        stage: str | None = None,
     ) -> None:
         with self._lock:
             job = self._jobs[job_id]
@@ -168,6 +169,7 @@ class MemoryStore(JobStore):
                 "trials_failed": trials_failed,
                 "best_score": best_score,
                 "eta_s": eta_s,
+                "stage": stage or job.progress.get("stage"),
             }
             job.heartbeat_at = self.clock()
 

@@ -150,6 +150,8 @@ def test_slices_share_the_rungs_and_each_rung_item_reaches_the_store(
     # Three baselines and two searched candidates trained in the one rung.
     assert fidelities.count("rung-1") == 5
     assert all(c["rung_score"] is not None for c in store.job(job_id).candidates.values())
+    # The last rung item's report says the finals come next.
+    assert store.job(job_id).progress["stage"] == "final"
 
 
 def test_two_slices_finishing_together_start_exactly_one_finalize(

@@ -12,6 +12,7 @@ export const COLORS = {
   infeasible: "rgba(148, 156, 168, 0.45)",
   uniform: "#16a34a",
   global: "#9333ea",
+  sensitivity: "#0891b2",
   reference: "#111827",
   budget: "#dc2626",
   original: "#e2e8f0",
@@ -97,12 +98,15 @@ export function drawPareto(data, { axis = "macs", selected = null, onSelect }) {
   const points = (data && data.points) || [];
   const usable = points.filter((p) => p[spec.key] !== null && p[spec.key] !== undefined
     && p.score !== null && p.score !== undefined);
-  const xy = (p) => ({ x: p[spec.key], y: p.score, n: p.number, kind: p.kind, feasible: p.feasible });
-  const groups = { search: [], pareto: [], infeasible: [], uniform: [], global: [] };
+  const xy = (p) => ({ x: p[spec.key], y: p.score, n: p.number, kind: p.kind, feasible: p.feasible, fidelity: p.fidelity });
+  // Finals are scored on validation data, earlier stages on the search split: they get
+  // their own datasets (hollow markers for the earlier ones) and the axis says which is which.
+  const groups = { search: [], earlier: [], pareto: [], infeasible: [], uniform: [], global: [], sensitivity: [] };
+  const finals = usable.some((p) => p.fidelity === "final");
   for (const p of usable) {
-    if (p.kind === "uniform" || p.kind === "global") groups[p.kind].push(xy(p));
+    if (p.kind in groups && p.kind !== "search") groups[p.kind].push(xy(p));
     else if (!p.feasible) groups.infeasible.push(xy(p));
-    else if (!p.pareto) groups.search.push(xy(p));
+    else if (!p.pareto) groups[p.fidelity === "final" || !finals ? "search" : "earlier"].push(xy(p));
     if (p.pareto && p.feasible) groups.pareto.push(xy(p));
   }
   groups.pareto.sort((a, b) => a.x - b.x);
@@ -124,7 +128,8 @@ export function drawPareto(data, { axis = "macs", selected = null, onSelect }) {
     type: "scatter", label, data: rows, parsing: false, ...style,
   });
   const datasets = [
-    scatter("search", groups.search, { backgroundColor: COLORS.search, borderColor: COLORS.searchLine, borderWidth: 0, pointRadius: 3.5, pointHoverRadius: 6, order: 4 }),
+    scatter(finals ? "search (final)" : "search", groups.search, { backgroundColor: COLORS.search, borderColor: COLORS.searchLine, borderWidth: 0, pointRadius: 3.5, pointHoverRadius: 6, order: 4 }),
+    scatter("search (screen/rung, search split)", groups.earlier, { backgroundColor: "rgba(0,0,0,0)", borderColor: COLORS.searchLine, borderWidth: 1, pointRadius: 3, pointHoverRadius: 6, order: 6 }),
     scatter("Pareto front", groups.pareto, {
       showLine: true, borderColor: COLORS.pareto, backgroundColor: COLORS.pareto, borderWidth: 1.5,
       pointRadius: 5, pointHoverRadius: 7, order: 3,
@@ -132,6 +137,7 @@ export function drawPareto(data, { axis = "macs", selected = null, onSelect }) {
     scatter("infeasible", groups.infeasible, { backgroundColor: COLORS.infeasible, borderWidth: 0, pointRadius: 3, pointHoverRadius: 5, order: 5 }),
     scatter("uniform baseline", groups.uniform, { pointStyle: "triangle", backgroundColor: COLORS.uniform, borderColor: "#fff", borderWidth: 1, pointRadius: 9, pointHoverRadius: 11, order: 1 }),
     scatter("global baseline", groups.global, { pointStyle: "rectRot", backgroundColor: COLORS.global, borderColor: "#fff", borderWidth: 1, pointRadius: 9, pointHoverRadius: 11, order: 1 }),
+    scatter("sensitivity baseline", groups.sensitivity, { pointStyle: "rect", backgroundColor: COLORS.sensitivity, borderColor: "#fff", borderWidth: 1, pointRadius: 8, pointHoverRadius: 10, order: 1 }),
     { type: "line", label: "unpruned model", data: [], borderColor: COLORS.reference, borderDash: [2, 3], borderWidth: 1.5, pointStyle: "line", pointRadius: 0, hidden: refScore === null },
     { type: "line", label: "budget", data: [], borderColor: COLORS.budget, borderDash: [6, 4], borderWidth: 1.5, pointStyle: "line", pointRadius: 0, hidden: budget === null || budget === undefined },
     scatter("selected", selectedPoint, { pointStyle: "circle", backgroundColor: "rgba(0,0,0,0)", borderColor: COLORS.reference, borderWidth: 2.5, pointRadius: 11, pointHoverRadius: 11, order: 0 }),
@@ -158,7 +164,12 @@ export function drawPareto(data, { axis = "macs", selected = null, onSelect }) {
           grid: { color: "#eef1f4" },
         },
         y: {
-          title: { display: true, text: "score (validation accuracy)" },
+          title: {
+            display: true,
+            text: finals
+              ? "score: validation accuracy (finals); search-split accuracy (hollow: screen, rungs)"
+              : "score: search-split accuracy (screening and rungs; finals not yet run)",
+          },
           suggestedMax: ys.length ? Math.min(1, Math.max(...ys) + 0.01) : undefined,
           ticks: { callback: (value) => fmtPercent(value, 0) },
           grid: { color: "#eef1f4" },
@@ -183,7 +194,7 @@ export function drawPareto(data, { axis = "macs", selected = null, onSelect }) {
           callbacks: {
             label: (ctx) => {
               const raw = ctx.raw;
-              const who = `#${raw.n} ${raw.kind}`;
+              const who = `#${raw.n} ${raw.kind}${raw.fidelity ? ` (${raw.fidelity})` : ""}`;
               return `${who}: ${fmtPercent(raw.y)} at ${spec.fmt(raw.x)}${raw.feasible === false ? " (over budget)" : ""}`;
             },
           },

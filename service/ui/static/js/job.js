@@ -23,7 +23,7 @@ const state = {
   selected: null,
   selectedByUser: false,
   importanceAt: 0,
-  lb: { sort: "rank", order: null, offset: 0, limit: 25, feasible: false, pareto: false, kind: "" },
+  lb: { sort: "rank", order: null, offset: 0, limit: 25, feasible: false, pareto: false, kind: "", fidelity: "" },
 };
 
 // -- header --
@@ -120,9 +120,9 @@ async function refreshBest() {
     }
   }
   const ref = best.reference || {};
-  $("#best-kind").textContent = `trial #${c.number} · ${c.kind}${best.final ? "" : " · best so far (proxy score)"}`;
+  $("#best-kind").textContent = `trial #${c.number} · ${c.kind}${best.final ? "" : " · best so far (screening score)"}`;
   fill($("#best-stats"),
-    stat(c.accuracy !== null ? "Validation accuracy" : "Proxy score", fmtPercent(c.accuracy ?? c.score), "best-accuracy"),
+    stat(c.accuracy !== null ? "Validation accuracy" : `Score (${c.fidelity}, search split)`, fmtPercent(c.accuracy ?? c.score), "best-accuracy"),
     stat("Test accuracy", fmtPercent(c.test_accuracy), "best-test"),
     stat("Params", el("span", {}, fmtCount(c.params), el("span", { class: "small" }, best.params_ratio !== null ? ` · ${fmtPercent(best.params_ratio, 0)}` : "")), "best-params"),
     stat("MACs", el("span", {}, fmtCount(c.macs), el("span", { class: "small" }, best.macs_ratio !== null ? ` · ${fmtPercent(best.macs_ratio, 0)}` : "")), "best-macs"),
@@ -181,7 +181,7 @@ async function select(number, byUser = false) {
   }
   if (state.selected !== number) return; // a later click won
   $("#candidate-title").textContent = `Candidate #${number} · ${candidate.kind}`;
-  const score = candidate.accuracy !== null ? `${fmtPercent(candidate.accuracy)} (final)` : `${fmtPercent(candidate.proxy_score)} (proxy)`;
+  const score = `${fmtPercent(candidate.score)} (${candidate.fidelity})`;
   const ref = (state.points && state.points.reference) || {};
   const share = (value, total) => (value !== null && total ? ` (${fmtPercent(value / total, 0)})` : "");
   fill($("#candidate-figures"),
@@ -202,6 +202,13 @@ function yes(flag, mark = "✓") {
   return flag ? el("span", { class: mark === "★" ? "star" : "yes" }, mark) : el("span", { class: "no" }, "–");
 }
 
+// What a score means at each stage: the plot and the table never show one without it.
+const STAGE_TITLES = {
+  final: "validation accuracy after the final fine-tune",
+  rung: "search-split accuracy after this rung's short fine-tune (same seed for all)",
+  screen: "search-split accuracy after adaptive BatchNorm alone (screening)",
+};
+
 function leaderboardRow(c) {
   const score = c.score === null ? "–" : fmtPercent(c.score);
   return el("tr", {
@@ -215,8 +222,8 @@ function leaderboardRow(c) {
   },
   el("td", { class: "num" }, `#${c.number}`),
   el("td", {}, el("span", { class: `tag ${c.kind}` }, c.kind)),
-  el("td", { class: "num", title: c.accuracy !== null ? "validation accuracy after the final fine-tune" : "proxy score (short fine-tune)" },
-    score, el("span", { class: "muted small" }, c.accuracy !== null ? " final" : c.score !== null ? " proxy" : "")),
+  el("td", { class: "num", "data-testid": "candidate-score", title: STAGE_TITLES[c.fidelity] || STAGE_TITLES.rung },
+    score, el("span", { class: "muted small" }, c.score !== null ? ` ${c.fidelity}` : "")),
   el("td", { class: "num" }, fmtPercent(c.test_accuracy)),
   el("td", { class: "num" }, fmtCount(c.params)),
   el("td", { class: "num" }, fmtCount(c.macs)),
@@ -233,6 +240,7 @@ async function refreshLeaderboard() {
   if (lb.feasible) params.set("feasible", "true");
   if (lb.pareto) params.set("pareto", "true");
   if (lb.kind) params.set("kind", lb.kind);
+  if (lb.fidelity) params.set("fidelity", lb.fidelity);
   const page = await api(`${base}/leaderboard?${params}`);
   if (page.total > 0 && page.offset >= page.total) {
     lb.offset = Math.max(0, Math.floor((page.total - 1) / lb.limit) * lb.limit);
@@ -280,6 +288,7 @@ function wireLeaderboard() {
   $("#filter-feasible").addEventListener("change", (event) => { lb.feasible = event.target.checked; lb.offset = 0; reload(); });
   $("#filter-pareto").addEventListener("change", (event) => { lb.pareto = event.target.checked; lb.offset = 0; reload(); });
   $("#filter-kind").addEventListener("change", (event) => { lb.kind = event.target.value; lb.offset = 0; reload(); });
+  $("#filter-fidelity").addEventListener("change", (event) => { lb.fidelity = event.target.value; lb.offset = 0; reload(); });
   $("#page-size").addEventListener("change", (event) => { lb.limit = Number(event.target.value); lb.offset = 0; reload(); });
   $("#lb-prev").addEventListener("click", () => { lb.offset = Math.max(0, lb.offset - lb.limit); reload(); });
   $("#lb-next").addEventListener("click", () => { lb.offset += lb.limit; reload(); });
