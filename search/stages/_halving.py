@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pruning import evaluate
+from pruning import AnalysisReport, evaluate
+from pruning.policy import kept_channels
 from search._log_context import log_context
 from search.baselines import BASELINES, SEARCH
 from search.callbacks import EpochEvent, SearchCallback
@@ -64,13 +65,38 @@ def baselines_of(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.user_attrs.get(KIND) in BASELINES and t.user_attrs.get(FEASIBLE)]
 
 
-def best_screened(trials: Sequence[FrozenTrial], count: int) -> list[FrozenTrial]:
-    """The ``count`` feasible searched trials with the best screening scores."""
+def best_screened(
+    trials: Sequence[FrozenTrial], count: int, report: AnalysisReport, round_to: int
+) -> list[FrozenTrial]:
+    """The ``count`` feasible searched trials with the best screening scores, one per
+    pruned architecture: two policies that keep the same channels of every group (with
+    the same criterion) are the same model, and neither a twin of a baseline nor a second
+    copy of a candidate is worth a rung slot (``round_to`` 0: unstructured, compared by
+    ratio)."""
     searched = [
         t for t in trials if t.user_attrs.get(KIND) == SEARCH and t.user_attrs.get(FEASIBLE)
     ]
     searched.sort(key=lambda t: (-float(t.user_attrs.get(PROXY, 0.0)), t.number))
-    return searched[:count]
+    seen = {_architecture(t, report, round_to) for t in baselines_of(trials)}
+    chosen: list[FrozenTrial] = []
+    for trial in searched:
+        key = _architecture(trial, report, round_to)
+        if key not in seen and len(chosen) < count:
+            seen.add(key)
+            chosen.append(trial)
+    return chosen
+
+
+def _architecture(trial: FrozenTrial, report: AnalysisReport, round_to: int) -> tuple[object, ...]:
+    ratios = trial.user_attrs.get(RATIOS, {})
+    if round_to == 0:  # unstructured: no channel goes, the ratios are the model
+        kept = tuple(round(float(ratios.get(g.root, 0.0)), 4) for g in report.groups)
+    else:
+        kept = tuple(
+            float(kept_channels(g.channels, ratios.get(g.root, 0.0), round_to))
+            for g in report.groups
+        )
+    return (*kept, trial.user_attrs.get(CRITERION))
 
 
 class Halving:
@@ -96,7 +122,7 @@ class Halving:
         """Rung ``k``'s searched members (rung 0: the screened ones that enter rung 1), or
         None while rung ``k - 1`` is not complete."""
         trials = complete_candidates(study)
-        entrants = best_screened(trials, self.prepared.spec.finetune.rung_candidates)
+        entrants = self._best_screened(trials, self.prepared.spec.finetune.rung_candidates)
         results = study.user_attrs
         for rung in range(1, k + 1):
             members = baselines_of(trials) + entrants
@@ -108,11 +134,17 @@ class Halving:
             entrants = entrants[: math.ceil(len(entrants) / ETA)]
         return entrants
 
+    def _best_screened(self, trials: Sequence[FrozenTrial], count: int) -> list[FrozenTrial]:
+        spec = self.prepared.spec
+        if spec.search.granularity != "channel":
+            return best_screened(trials, count, self.prepared.report, round_to=0)
+        return best_screened(trials, count, self.prepared.report, spec.search.round_to)
+
     def finalists(self, study: optuna.Study, count: int) -> list[FrozenTrial] | None:
         """The ``count`` best searched candidates of the last rung by its score (of
         screening without rungs), or None while a rung is still running."""
         if self.rungs == 0:
-            return best_screened(complete_candidates(study), count)
+            return self._best_screened(complete_candidates(study), count)
         last = self.searched(study, self.rungs)
         if last is None or not self.done(study):
             return None
