@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api import api_router, install_error_handler, root_router
 from service.api.metrics import make_registry
+from service.api.openapi import install_openapi
 from service.artifacts import ArtifactStore
 from service.db import Database
 from service.jobs import make_dispatcher
@@ -65,6 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.dispatcher_override = dispatcher
     install_error_handler(app)
+    install_openapi(app)
     app.include_router(root_router)
     app.include_router(api_router)
     app.include_router(ui_router)
