@@ -88,9 +88,11 @@ async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int)
         return receiver.result()
     except FormParserError as exc:
         receiver.abort()
-        # The parser's own limits included (a part header, so a file name, over 4 KiB).
+        reason = str(exc)
+        if "header size" in reason:  # the parser's own limit on a header line
+            reason = "a part header, file name included, is longer than 4 KiB"
         raise BadRequest(
-            f"the multipart body is malformed ({exc}); nothing was stored", field="file"
+            f"the multipart body is malformed ({reason}); nothing was stored", field="file"
         ) from exc
     except BaseException:
         receiver.abort()

@@ -230,7 +230,11 @@ def filename_uploads(payload: bytes) -> list[Upload]:
         "300-characters": "a" * 300 + ".npz",
         "blank": "   ",
     }
-    return [Upload(f"name-{key}", name, payload, "data", bad, "") for key, name in names.items()]
+    says = {"5000-characters": "longer than 4 KiB", "300-characters": "255 characters"}
+    return [
+        Upload(f"name-{key}", name, payload, "data", bad, says.get(key, "file name"))
+        for key, name in names.items()
+    ]
 
 
 # -- multipart bodies, written byte by byte (a client library would escape the names) --
