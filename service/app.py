@@ -17,11 +17,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from service.api import api_router, install_error_handler, root_router
+from service.api.exposure import refuse_if_exposed
 from service.api.metrics import make_registry
+from service.api.openapi import install_openapi
 from service.artifacts import ArtifactStore
 from service.db import Database
 from service.jobs import make_dispatcher
@@ -61,10 +63,14 @@ def create_app(
         version="0.1.0",
         description=_DESCRIPTION,
         lifespan=_lifespan,
+        # Auth off: every request checks the address actually bound (uvicorn's --host
+        # never reaches the settings).
+        dependencies=[] if settings.auth else [Depends(refuse_if_exposed)],
     )
     app.state.settings = settings
     app.state.dispatcher_override = dispatcher
     install_error_handler(app)
+    install_openapi(app)
     app.include_router(root_router)
     app.include_router(api_router)
     app.include_router(ui_router)

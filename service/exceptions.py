@@ -11,20 +11,54 @@ from typing import ClassVar
 __all__ = [
     "ArtifactError",
     "AuthError",
+    "BadRequest",
+    "BodyTooLarge",
     "Conflict",
+    "Exposed",
     "InvalidTransition",
     "NotFound",
     "ReadOnlyError",
     "ServiceError",
+    "ServiceUnavailable",
     "StudyNotCreated",
     "UploadTooLarge",
 ]
 
 
 class ServiceError(Exception):
-    """Base class of every error raised by :mod:`service`."""
+    """Base class of every error raised by :mod:`service`; ``field`` is the request field at
+    fault (a dotted path), when there is one."""
 
     status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BadRequest(ServiceError):  # noqa: N818 (reads as the HTTP status)
+    """A request the API cannot even read: a malformed body, a JSON value out of range."""
+
+    status_code: ClassVar[int] = 400
+
+
+class BodyTooLarge(BadRequest):
+    """A request body over its size limit; nothing of it was kept."""
+
+    status_code: ClassVar[int] = 413
+
+
+class ServiceUnavailable(ServiceError):  # noqa: N818 (reads as the HTTP status)
+    """A dependency (the database, the broker) does not answer: try again later."""
+
+    status_code: ClassVar[int] = 503
+    retry_after_s: ClassVar[int] = 5
+
+
+class Exposed(ServiceError):  # noqa: N818 (reads as the refusal it is)
+    """Auth is off but the server listens on an address other machines can reach."""
+
+    status_code: ClassVar[int] = 403
 
 
 class NotFound(ServiceError, LookupError):  # noqa: N818 (reads as the HTTP status)

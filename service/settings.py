@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "is_loopback", "normalize_database_url"]
 
+_INT32_MAX = 2**31 - 1  # the jobs table's trial counts are 32-bit
+
 
 class Settings(BaseSettings):
     """Every knob of the service. Env var names are the field names in upper case with the
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./prunesearch.db"
     artifact_dir: Path = Path("./prunesearch-artifacts")
     max_upload_mb: int = Field(default=512, gt=0)
+    # What an upload may inflate to (npz, torch zip): unset means 2 x max_upload_mb.
+    max_unpacked_mb: int | None = Field(default=None, gt=0)
+    max_spec_kb: int = Field(default=256, gt=0)  # the JSON body of POST /v1/jobs
     allow_pickle: bool = False  # operator switch: accept pickled modules as weights
 
     # Execution: no broker means embedded (a thread pool inside the API process).
@@ -52,9 +57,29 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line
 
+    # Upper bounds on what one job may cost, checked when it is submitted (422 naming the
+    # spec field and the bound); service.jobs.COST_BOUNDS says which field each one bounds.
+    max_trials: int = Field(default=1000, ge=1, le=_INT32_MAX)
+    max_parallelism: int = Field(default=16, ge=1)
+    max_epochs: int = Field(default=100, ge=0)
+    max_finalists: int = Field(default=20, ge=1)
+    max_batch_size: int = Field(default=4096, ge=1)
+    max_lr: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    max_train_samples: int = Field(default=1_000_000, ge=1)
+    max_input_elements: int = Field(default=3 * 512 * 512, ge=1)  # one sample: C x H x W
+    max_threads: int = Field(default=64, ge=1)
+
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        return (self.max_unpacked_mb or 2 * self.max_upload_mb) * 1024 * 1024
+
+    @property
+    def max_spec_bytes(self) -> int:
+        return self.max_spec_kb * 1024
 
     @property
     def embedded(self) -> bool:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import ArtifactsDep, OwnerDep, SessionDep, SettingsDep
-from service.api.schemas import ArtifactOut, ErrorOut
+from service.api.schemas import ArtifactOut, error_responses
 from service.api.uploads import receive_upload, register_upload
 from service.models import Artifact, get_owned
 
@@ -35,7 +35,7 @@ _UPLOAD_BODY = {
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ArtifactOut,
-    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=error_responses(400, 413),
     openapi_extra=_UPLOAD_BODY,
     summary="Upload weights (safetensors, state dict) or data (npz, safetensors)",
 )
@@ -53,7 +53,7 @@ async def upload_artifact(
     return await run_in_threadpool(register_upload, session, artifacts, settings, owner, upload)
 
 
-@router.get("/{artifact_id}", response_model=ArtifactOut, responses={404: {"model": ErrorOut}})
+@router.get("/{artifact_id}", response_model=ArtifactOut, responses=error_responses(404))
 def get_artifact(artifact_id: str, owner: OwnerDep, session: SessionDep) -> Artifact:
     """An artifact's metadata (yours only: another owner's id answers 404)."""
     return get_owned(session, Artifact, artifact_id, owner)

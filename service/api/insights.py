@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import DatabaseDep, OwnerDep, SessionDep
-from service.api.schemas import CandidateOut, ErrorOut
+from service.api.schemas import INT32_MAX, CandidateOut, error_responses
 from service.jobs import (
     ImportanceCache,
     StudyStorages,
@@ -211,7 +211,8 @@ def get_importance_cache(request: Request) -> ImportanceCache:
 StoragesDep = Annotated[StudyStorages, Depends(get_study_storages)]
 ImportanceCacheDep = Annotated[ImportanceCache, Depends(get_importance_cache)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_ERRORS = error_responses(404)
+CandidateNumber = Annotated[int, Path(ge=0, le=INT32_MAX, description="the trial number")]
 
 
 @router.get("/{job_id}/points", response_model=PointsOut, responses=_ERRORS)
@@ -244,7 +245,7 @@ def get_points(job_id: str, owner: OwnerDep, session: SessionDep) -> Response:
 
 @router.get("/{job_id}/candidates/{number}", response_model=CandidateDetailOut, responses=_ERRORS)
 def get_candidate_detail(
-    job_id: str, number: int, owner: OwnerDep, session: SessionDep
+    job_id: str, number: CandidateNumber, owner: OwnerDep, session: SessionDep
 ) -> CandidateDetailOut:
     """One candidate as on the leaderboard, plus its policy per prunable layer (model order):
     channels of the unpruned model, channels kept, ratio removed."""

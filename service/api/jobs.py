@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
+from service.api.body import INT64_MAX, read_json
 from service.api.deps import ArtifactsDep, DispatcherDep, OwnerDep, SessionDep, SettingsDep
 from service.api.schemas import (
+    SPEC_SCHEMA,
     BestOut,
     CandidateOut,
-    ErrorOut,
     JobOut,
     JobSummaryOut,
     LeaderboardOut,
     Page,
+    error_responses,
 )
 from service.exceptions import Conflict, NotFound
 from service.jobs import (
@@ -35,7 +37,7 @@ from service.models import CandidateKind, Job, JobStatus, get_owned, request_can
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_ERRORS = error_responses(404)
 _EXAMPLE_SPEC = {
     "name": "digits-mlp",
     "model": {"zoo": "mlp", "kwargs": {"hidden": [64, 32]}, "pretrain_epochs": 3},
@@ -44,13 +46,28 @@ _EXAMPLE_SPEC = {
     "search": {"n_trials": 60, "parallelism": 1, "sampler": "tpe"},
     "finetune": {"rung_candidates": 6, "rungs": 2, "rung_steps": 20, "final_epochs": 3},
 }
-SpecBody = Annotated[
-    dict[str, Any],
-    Body(
-        description="a job spec (see DESIGN.md); unknown fields are refused",
-        openapi_examples={"digits": {"summary": "an MLP on digits", "value": _EXAMPLE_SPEC}},
-    ),
-]
+_SPEC_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a job spec (see DESIGN.md); unknown fields are refused",
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{SPEC_SCHEMA}"},
+                "examples": {"digits": {"summary": "an MLP on digits", "value": _EXAMPLE_SPEC}},
+            }
+        },
+    }
+}
+
+
+async def spec_body(request: Request, settings: SettingsDep, _caller: OwnerDep) -> Any:
+    """The body, read as strict JSON (size, depth, finite numbers, no NUL); validated as a
+    spec by the submission itself, which names the field at fault. Only once the caller is
+    known: a request without a key is refused before its body is read."""
+    return await read_json(request, max_bytes=settings.max_spec_bytes)
+
+
+SpecBody = Annotated[Any, Depends(spec_body)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -65,7 +82,11 @@ IdempotencyKey = Annotated[
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses={200: {"model": JobOut, "description": "replay of an earlier key"}, **_ERRORS},
+    responses={
+        200: {"model": JobOut, "description": "replay of an earlier key"},
+        **error_responses(400, 413, 415),
+    },
+    openapi_extra=_SPEC_BODY,
     summary="Validate a job spec and queue the job",
 )
 def create_job(
@@ -95,7 +116,7 @@ def get_jobs(
     session: SessionDep,
     job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Page[JobSummaryOut]:
     """Your jobs, newest first."""
     jobs, total = list_jobs(session, owner, status=job_status, limit=limit, offset=offset)
@@ -113,7 +134,7 @@ def get_job(job_id: str, owner: OwnerDep, session: SessionDep) -> JobOut:
     "/{job_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses={409: {"model": ErrorOut}, **_ERRORS},
+    responses=error_responses(404, 409),
 )
 def cancel_job(job_id: str, owner: OwnerDep, session: SessionDep) -> JobOut:
     """Cancel: a queued job at once; a running one stops at its next epoch (what finished
@@ -140,7 +161,7 @@ def get_leaderboard(
     sort: SortKey = "rank",
     order: Literal["asc", "desc"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> LeaderboardOut:
     """Candidates best first (feasible and complete first, the furthest stage first, then
     the score of that stage), or sorted by ``sort``; filtered (``fidelity``: screen,

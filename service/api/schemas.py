@@ -20,6 +20,8 @@ from service.models import (
 )
 
 __all__ = [
+    "INT32_MAX",
+    "SPEC_SCHEMA",
     "ArtifactOut",
     "BestOut",
     "CandidateOut",
@@ -33,9 +35,13 @@ __all__ = [
     "ProgressOut",
     "ReadyOut",
     "TimingsOut",
+    "error_responses",
 ]
 
 T = TypeVar("T")
+
+SPEC_SCHEMA = "SearchSpec"  # the job spec's schema in the OpenAPI document's components
+INT32_MAX = 2**31 - 1  # candidate numbers are 32-bit columns
 
 
 class _Out(BaseModel):
@@ -43,13 +49,46 @@ class _Out(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every 4xx answer: what went wrong, and the request field at fault when there is one."""
+    """Every error answer: what went wrong, and the request field at fault when there is one."""
 
     detail: str
     field: str | None = None
     smallest: float | None = Field(
         default=None, description="for an unreachable budget: the smallest achievable figure"
     )
+
+
+_ERROR_MEANINGS = {
+    400: "the request cannot be read (a malformed multipart body)",
+    401: "no API key, or an unknown or revoked one",
+    403: "auth is off but the server listens on an address other machines can reach",
+    404: "no such object of yours",
+    409: "the request clashes with the object's state",
+    413: "the body, or what an upload inflates to, is over its size limit; nothing was kept",
+    415: "the body is not JSON",
+    422: "a field is invalid or over a limit: `field` names it",
+    500: "the server failed on this request",
+    503: "the database or the broker is not answering; retry after Retry-After seconds",
+}
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    503: {
+        "Retry-After": {
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            "description": "seconds to wait before trying again",
+        }
+    },
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error ``codes``: each the :class:`ErrorOut` body."""
+    answers: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        answers[code] = {"model": ErrorOut, "description": _ERROR_MEANINGS[code]}
+        if code in _ERROR_HEADERS:
+            answers[code]["headers"] = _ERROR_HEADERS[code]
+    return answers
 
 
 class HealthOut(BaseModel):

@@ -10,11 +10,13 @@ file checked and its row committed. Anything that fails deletes what was written
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,7 +33,7 @@ from service.artifacts import (
     sanitize_filename,
     state_dict_from_pickle,
 )
-from service.exceptions import ArtifactError, UploadTooLarge
+from service.exceptions import ArtifactError, BadRequest, UploadTooLarge
 from service.models import Artifact, ArtifactKind
 from service.settings import Settings
 
@@ -41,6 +43,9 @@ UPLOAD_KINDS = (ArtifactKind.WEIGHTS, ArtifactKind.DATA)
 _FIELDS = ("file", "kind")
 _MAX_FIELD_BYTES = 1024
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the small form fields
+# python-multipart cuts C:\dir\x and \\host\x down to x (an IE6 workaround): seen in
+# the raw header, such a name is refused as path-like, like any other.
+_WINDOWS_PATH = re.compile(rb'filename="?([A-Za-z]:\\|\\\\)')
 
 
 @dataclass
@@ -57,6 +62,7 @@ async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int)
 
     Raises:
         UploadTooLarge: the file (or the declared body) exceeds ``max_bytes``.
+        BadRequest: a body that is not well-formed multipart (400).
         FieldError: not multipart, no ``file`` part, an unknown or oversized field.
         ArtifactError: a path-like or otherwise unusable file name.
     """
@@ -74,7 +80,20 @@ async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int)
             if chunk:
                 await run_in_threadpool(parser.write, chunk)
         parser.finalize()
+        if parser.state is not MultipartState.END:
+            raise BadRequest(
+                "the multipart body ends before its closing boundary; nothing was stored",
+                field="file",
+            )
         return receiver.result()
+    except FormParserError as exc:
+        receiver.abort()
+        reason = str(exc)
+        if "header size" in reason:  # the parser's own limit on a header line
+            reason = "a part header, file name included, is longer than 4 KiB"
+        raise BadRequest(
+            f"the multipart body is malformed ({reason}); nothing was stored", field="file"
+        ) from exc
     except BaseException:
         receiver.abort()
         raise
@@ -92,7 +111,7 @@ def register_upload(
     stored = upload.stored
     try:
         kind = _kind(upload.fields.get("kind"))
-        info = _check(store.path(stored.id), kind, upload.filename, settings.allow_pickle)
+        info = _check(store.path(stored.id), kind, upload.filename, settings)
         if isinstance(info, WeightsInfo) and info.format == "pickle":
             # Allowed by the operator, but the workers load weights_only: keep the state
             # dict, not the pickle (the row's sha256 and size are the converted file's).
@@ -120,12 +139,15 @@ def register_upload(
 
 
 def _check(
-    path: Path, kind: ArtifactKind, filename: str, allow_pickle: bool
+    path: Path, kind: ArtifactKind, filename: str, settings: Settings
 ) -> WeightsInfo | DataInfo:
+    unpacked = settings.max_unpacked_bytes
     try:
         if kind is ArtifactKind.WEIGHTS:
-            return check_weights(path, allow_pickle, name=filename)
-        return check_data(path, name=filename)
+            return check_weights(
+                path, settings.allow_pickle, name=filename, max_unpacked_bytes=unpacked
+            )
+        return check_data(path, name=filename, max_unpacked_bytes=unpacked)
     except ArtifactError as exc:
         if filename in str(exc):
             raise
@@ -214,7 +236,13 @@ class _Receiver:
             return
         if b"filename" not in options:
             raise FieldError("file: send the file as a file part (with a filename)", field="file")
-        self._filename = sanitize_filename(options[b"filename"].decode("utf-8", "replace"))
+        raw = self._headers.get(b"content-disposition", b"")
+        filename = options[b"filename"].decode("utf-8", "replace")
+        if _WINDOWS_PATH.search(raw):
+            raise ArtifactError(
+                f"file name {filename!r} was sent as a Windows path: send the bare file name"
+            )
+        self._filename = sanitize_filename(filename)
         self._writer = self._store.writer(max_bytes=self._max_bytes)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:

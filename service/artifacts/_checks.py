@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from service.artifacts._archives import ZIP_MAGICS, check_unpacked_size
 from service.exceptions import ArtifactError
 
 __all__ = ["DataInfo", "WeightsInfo", "check_data", "check_weights", "state_dict_from_pickle"]
 
-_ZIP_MAGIC = b"PK\x03\x04"
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
@@ -43,29 +43,44 @@ class DataInfo:
 
 
 def check_weights(
-    path: str | os.PathLike[str], allow_pickle: bool = False, *, name: str | None = None
+    path: str | os.PathLike[str],
+    allow_pickle: bool = False,
+    *,
+    name: str | None = None,
+    max_unpacked_bytes: int | None = None,
 ) -> WeightsInfo:
     """Check that ``path`` holds model weights: safetensors, or a state dict that loads with
     ``torch.load(weights_only=True)``. A pickled object (a whole ``nn.Module``) is refused
     unless ``allow_pickle``, because loading it runs code from the file. ``name`` (default:
-    the file's name) is how messages refer to the file.
+    the file's name) is how messages refer to the file. A zip checkpoint must inflate to at
+    most ``max_unpacked_bytes`` (None: unbounded) before it is loaded.
 
     Raises:
+        UploadTooLarge: a zip checkpoint that inflates past ``max_unpacked_bytes``.
         ArtifactError: Corrupt safetensors, an unreadable file, pickled code, or anything
             but a non-empty mapping of names to tensors; the message says which.
     """
     file = Path(path)
     label = name or file.name
-    if _is_safetensors(_head(file, label)):
+    head = _head(file, label)
+    if _is_safetensors(head):
         return _check_safetensors(file, label)
+    _check_archive(file, head, label, max_unpacked_bytes)
     return _check_torch_file(file, label, allow_pickle)
 
 
-def check_data(path: str | os.PathLike[str], *, name: str | None = None) -> DataInfo:
+def check_data(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    max_unpacked_bytes: int | None = None,
+) -> DataInfo:
     """Check that ``path`` is a dataset the search can use: ``.npz`` (read without pickle,
-    so object arrays are refused) or safetensors, with at least ``x_train`` and ``y_train``.
+    so object arrays are refused; at most ``max_unpacked_bytes`` once inflated, None:
+    unbounded) or safetensors, with at least ``x_train`` and ``y_train``.
 
     Raises:
+        UploadTooLarge: an ``.npz`` that inflates past ``max_unpacked_bytes``.
         ArtifactError: The loader's complaint (missing key, bad dtype or shape, ...).
     """
     from pruning.data import load_tensors
@@ -74,6 +89,7 @@ def check_data(path: str | os.PathLike[str], *, name: str | None = None) -> Data
     file = Path(path)
     label = name or file.name
     head = _head(file, label)
+    _check_archive(file, head, label, max_unpacked_bytes)
     try:
         splits = load_tensors(file)
     except DataError as exc:
@@ -81,11 +97,16 @@ def check_data(path: str | os.PathLike[str], *, name: str | None = None) -> Data
         raise ArtifactError(str(exc).replace(file.name, label)) from exc
     samples = sum(len(split) for split in (splits.train, splits.val, splits.test) if split)
     return DataInfo(
-        format="npz" if head.startswith(_ZIP_MAGIC) else "safetensors",
+        format="npz" if head.startswith(ZIP_MAGICS) else "safetensors",
         samples=samples,
         input_shape=tuple(splits.input_shape),
         num_classes=splits.num_classes,
     )
+
+
+def _check_archive(file: Path, head: bytes, label: str, max_bytes: int | None) -> None:
+    if max_bytes is not None and head.startswith(ZIP_MAGICS):
+        check_unpacked_size(file, label=label, max_bytes=max_bytes)
 
 
 def _head(file: Path, label: str) -> bytes:

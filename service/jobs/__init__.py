@@ -32,6 +32,7 @@ from service.jobs._leaderboard import (
     leaderboard_page,
     list_jobs,
 )
+from service.jobs._limits import COST_BOUNDS, Bound, check_cost
 from service.jobs._store import SqlJobStore
 from service.jobs._studies import (
     NO_STUDY,
@@ -46,6 +47,8 @@ from service.jobs._submit import QueueUnavailable, Submission, enqueue_job, stud
 from service.jobs._wiring import make_dispatcher, make_store, worker_options
 
 __all__ = [
+    "COST_BOUNDS",
+    "Bound",
     "BUNDLE_MEMBERS",
     "FORMATS",
     "NO_STUDY",
@@ -67,6 +70,7 @@ __all__ = [
     "baselines",
     "best_candidate",
     "budget_figures",
+    "check_cost",
     "candidate_layers",
     "get_candidate",
     "job_history",

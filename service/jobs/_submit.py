@@ -11,14 +11,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from search import SearchSpec, SpecError, default_study_name, validate
 from service.artifacts import ArtifactStore
-from service.exceptions import ServiceError
+from service.exceptions import ServiceUnavailable
+from service.jobs._limits import check_cost
 from service.models import (
     Artifact,
     ArtifactKind,
@@ -40,10 +41,8 @@ IDEMPOTENCY_FIELD = "Idempotency-Key"
 _STUDY_NAME_LENGTH = 255  # the column's
 
 
-class QueueUnavailable(ServiceError):  # noqa: N818 (reads as the HTTP status)
+class QueueUnavailable(ServiceUnavailable):
     """The job was stored but could not be queued (the broker is down); it is failed."""
-
-    status_code: ClassVar[int] = 503
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,7 @@ def submit_job(
         if first is not None:
             return _replay(first, spec_data)
     spec = SearchSpec.parse(spec_data)
+    check_cost(spec, settings)
     resolve = _resolver(session, owner, artifacts, spec)
     _validate(spec, resolve, settings.allowed_factories)
     job = Job(

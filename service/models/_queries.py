@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -14,14 +15,17 @@ from service.models._job import Job
 __all__ = ["find_idempotent_job", "get_owned"]
 
 Owned = TypeVar("Owned", Job, Artifact)
+_ID = re.compile(r"[0-9a-f]{32}")  # what new_id() makes
 
 
 def get_owned(session: Session, model: type[Owned], object_id: str, owner: str) -> Owned:
     """The ``model`` row ``object_id`` if ``owner`` owns it. Another owner's id raises the
     same :class:`NotFound` as a missing one, so ids of others cannot be probed."""
-    found = session.get(model, object_id)
+    # Nothing else can be an id: not worth a query (nor a NUL the database would refuse).
+    found = session.get(model, object_id) if _ID.fullmatch(object_id) else None
     if found is None or found.owner != owner:
-        raise NotFound(f"no {model.__name__.lower()} {object_id!r}")
+        shown = object_id if len(object_id) <= 64 else object_id[:64] + "..."
+        raise NotFound(f"no {model.__name__.lower()} {shown!r}")
     return found
 
 

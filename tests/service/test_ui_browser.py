@@ -320,6 +320,8 @@ def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(
     _sign_in(page, live)
     page.goto(f"{live.url}/ui/jobs/{queued}")
     page.wait_for_selector("#lb-empty:visible")
+    # The plot's message comes with /points, fetched apart from the leaderboard.
+    page.wait_for_selector("#pareto-message:has-text('No candidates')", timeout=WAIT_MS)
     assert page.inner_text("#job-status [data-testid=status]") == "queued"
     assert (
         page.inner_text("#pareto-message")
