@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     max_train_samples: int = Field(default=1_000_000, ge=1)
     max_input_elements: int = Field(default=3 * 512 * 512, ge=1)  # one sample: C x H x W
     max_threads: int = Field(default=64, ge=1)
+    max_rung_steps: int = Field(default=100_000, ge=1, le=_INT32_MAX)  # batches of rung 1
 
     @property
     def max_upload_bytes(self) -> int:

@@ -40,6 +40,8 @@ COST_BOUNDS: tuple[Bound, ...] = (
     Bound("max_epochs", "model.pretrain_epochs"),
     Bound("max_epochs", "finetune.final_epochs"),
     Bound("max_finalists", "finetune.finalists"),
+    Bound("max_trials", "finetune.rung_candidates"),
+    Bound("max_rung_steps", "finetune.rung_steps"),
     Bound("max_batch_size", "finetune.batch_size"),
     Bound("max_batch_size", "budget.latency.batch_size"),
     Bound("max_threads", "budget.latency.threads"),

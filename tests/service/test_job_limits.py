@@ -25,6 +25,7 @@ LIMITS: dict[str, Any] = {
     "max_train_samples": 500,
     "max_input_elements": 100,
     "max_threads": 2,
+    "max_rung_steps": 50,
 }
 
 
