@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     max_input_elements: int = Field(default=3 * 512 * 512, ge=1)  # one sample: C x H x W
     max_threads: int = Field(default=64, ge=1)
     max_rung_steps: int = Field(default=100_000, ge=1, le=_INT32_MAX)  # batches of rung 1
+    # The unpruned model, sized on the meta device before validation builds it for real.
+    max_model_params: int = Field(default=200_000_000, ge=1)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -91,6 +91,7 @@ def prepare(
     reference_weights: Path | None = None,
     latency: bool | None = None,
     train: bool = True,
+    max_model_params: int | None = None,
 ) -> Prepared:
     """Load data, build the model, load or train its weights, analyse and measure it.
 
@@ -98,6 +99,8 @@ def prepare(
     ``reference_weights`` caches that result as safetensors so that another process (a
     worker slice, a resumed run) loads it instead of training again. ``train=False`` skips
     training and evaluation (for validating a spec: costs do not depend on weights).
+    ``max_model_params`` refuses a model larger than that before it is built for real (it
+    is sized on PyTorch's meta device first, which allocates nothing).
 
     Raises:
         SpecError: data, model, factory or weights cannot be had, named by field.
@@ -116,6 +119,8 @@ def prepare(
         input_shape=input_shape,
         allowed_factories=allowed_factories,
     )
+    if max_model_params is not None:
+        _check_size(factory, max_model_params)
     # Seeded construction: the unpruned model must be the same in every process.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.search.seed)
@@ -141,6 +146,20 @@ def prepare(
         report=report,
         reference=replace(reference, layers=report.prunable),
     )
+
+
+def _check_size(factory: Callable[[], nn.Module], limit: int) -> None:
+    """Refuse a model of more than ``limit`` parameters, counted on the meta device."""
+    try:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in factory().parameters())
+    except Exception:  # a factory that cannot build on meta: its real build is bounded later
+        return
+    if params > limit:
+        raise SpecError(
+            f"the model has {params:,} parameters, over this server's limit of {limit:,}",
+            field="model.kwargs",
+        )
 
 
 def load_data(spec: SearchSpec, resolve: Resolver) -> DataSplits:

@@ -15,15 +15,23 @@ def validate(
     *,
     resolve: Resolver,
     allowed_factories: Sequence[str] | None = None,
+    max_model_params: int | None = None,
 ) -> Reference:
     """Check that the model builds (and its weights load), the data loads, and a policy
     within the bounds meets the budget — without training anything (costs do not depend
-    on weights). Returns the unpruned model's figures (accuracies are not evaluated).
+    on weights), and that the model has at most ``max_model_params`` parameters. Returns
+    the unpruned model's figures (accuracies are not evaluated).
 
     Raises:
         SpecError: naming the field at fault; BudgetError for an unreachable budget.
     """
-    prepared = prepare(spec, resolve=resolve, allowed_factories=allowed_factories, train=False)
+    prepared = prepare(
+        spec,
+        resolve=resolve,
+        allowed_factories=allowed_factories,
+        train=False,
+        max_model_params=max_model_params,
+    )
     reference = prepared.reference
     limits = Limits.from_spec(spec.budget, params=reference.params, macs=reference.macs)
     meter = BudgetMeter(

@@ -76,7 +76,7 @@ def submit_job(
     spec = SearchSpec.parse(spec_data)
     check_cost(spec, settings)
     resolve = _resolver(session, owner, artifacts, spec)
-    _validate(spec, resolve, settings.allowed_factories)
+    _validate(spec, resolve, settings.allowed_factories, settings.max_model_params)
     job = Job(
         owner=owner,
         name=spec.name,
@@ -160,10 +160,18 @@ def _resolver(
 
 
 def _validate(
-    spec: SearchSpec, resolve: Callable[[str], Path], allowed_factories: list[str]
+    spec: SearchSpec,
+    resolve: Callable[[str], Path],
+    allowed_factories: list[str],
+    max_model_params: int,
 ) -> None:
     try:
-        validate(spec, resolve=resolve, allowed_factories=allowed_factories)
+        validate(
+            spec,
+            resolve=resolve,
+            allowed_factories=allowed_factories,
+            max_model_params=max_model_params,
+        )
     except SpecError:
         raise
     except (RuntimeError, TypeError, ValueError) as exc:

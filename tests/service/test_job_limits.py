@@ -113,3 +113,20 @@ def _with(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         node = node.setdefault(section, {})
     node[name] = value
     return spec
+
+
+def test_a_model_too_large_to_build_is_refused_before_it_is_built(
+    env: ApiEnv, alice: dict[str, str]
+) -> None:
+    spec = copy.deepcopy(SPEC)
+    # About 2.5e9 parameters (10 GB of float32): sized on the meta device, never allocated.
+    spec["model"] = {"zoo": "mlp", "kwargs": {"hidden": [50_000, 50_000]}}
+    before = env.counts()
+
+    response = env.client.post("/v1/jobs", headers=alice, json=spec)
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["field"] == "model.kwargs"
+    assert "over this server's limit of 200,000,000" in body["detail"]
+    assert env.counts() == before
