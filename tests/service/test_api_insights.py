@@ -135,7 +135,7 @@ def test_points_carry_reference_budget_and_every_candidate(
     assert [p["number"] for p in points] == [0, 1, 2]
     assert set(points[0]) == {
         "number", "kind", "state", "feasible", "pareto", "params", "macs",
-        "latency_ms", "score", "accuracy", "proxy_score",
+        "latency_ms", "score", "accuracy", "proxy_score", "rung_score", "fidelity",
     }  # fmt: skip
     assert (points[0]["kind"], points[0]["score"], points[0]["accuracy"]) == ("uniform", 0.9, 0.9)
     assert (points[1]["score"], points[1]["accuracy"]) == (0.4, None)

@@ -216,6 +216,27 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
         ".flatMap(d => d.data.map(p => p.n))",
     )
     assert set(drawn) == {p["number"] for p in plotted}
+    # Scores of different stages never share a dataset: finals apart from earlier stages,
+    # and the y axis names the split of each.
+    by_set = page.eval_on_selector(
+        "#pareto-chart",
+        "c => Chart.getChart(c).data.datasets.filter(d => d.label !== 'selected')"
+        ".map(d => [d.label, d.data.map(p => p.fidelity)])",
+    )
+    for label, fidelities in by_set:
+        if label.startswith("search"):
+            assert len(set(fidelities)) <= 1 or "screen/rung" in label, (label, fidelities)
+    axis = page.eval_on_selector(
+        "#pareto-chart", "c => Chart.getChart(c).options.scales.y.title.text"
+    )
+    assert "validation accuracy (finals)" in axis and "search-split" in axis
+
+    # Each row's score says its stage; finalists show their paired margin.
+    for item in board["items"]:
+        row = page.locator(f"[data-testid=leaderboard-row][data-number='{item['number']}']")
+        assert item["fidelity"] in row.locator("[data-testid=candidate-score]").inner_text()
+        margin = row.locator("[data-testid=candidate-margin]").inner_text()
+        assert (margin == "\N{EN DASH}") == (item["margin"] is None), (item, margin)
 
     # Clicking a leaderboard row draws that candidate's layers, one bar per layer.
     number = board["items"][-1]["number"]

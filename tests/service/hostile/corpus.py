@@ -347,7 +347,7 @@ def bodies(max_spec_kb: int) -> list[Body]:
             "n-trials-negative",
             with_value("search", "n_trials", "-1"),
             422,
-            "greater than 0",
+            "greater than or equal to 3",
             "search.n_trials",
         ),
         Body(
@@ -380,7 +380,7 @@ def bodies(max_spec_kb: int) -> list[Body]:
             "lr-1e308",
             with_value("finetune", "lr", "1e308"),
             422,
-            "PRUNESEARCH_MAX_LR",
+            "less than or equal to 10",
             "finetune.lr",
         ),
         Body("nul-in-name", _json({**SPEC, "name": "a\x00b"}).encode(), 422, "NUL", "name"),

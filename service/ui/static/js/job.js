@@ -202,6 +202,14 @@ function yes(flag, mark = "✓") {
   return flag ? el("span", { class: mark === "★" ? "star" : "yes" }, mark) : el("span", { class: "no" }, "–");
 }
 
+// A finalist's paired margin over the best baseline, in points, with its 95% interval.
+function fmtMargin(margin, se) {
+  if (margin === null || margin === undefined) return "–";
+  const sign = margin >= 0 ? "+" : "−";
+  const spread = se === null || se === undefined ? "" : ` ± ${(196 * se).toFixed(2)}`;
+  return `${sign}${Math.abs(100 * margin).toFixed(2)}${spread} pt`;
+}
+
 // What a score means at each stage: the plot and the table never show one without it.
 const STAGE_TITLES = {
   final: "validation accuracy after the final fine-tune",
@@ -224,6 +232,7 @@ function leaderboardRow(c) {
   el("td", {}, el("span", { class: `tag ${c.kind}` }, c.kind)),
   el("td", { class: "num", "data-testid": "candidate-score", title: STAGE_TITLES[c.fidelity] || STAGE_TITLES.rung },
     score, el("span", { class: "muted small" }, c.score !== null ? ` ${c.fidelity}` : "")),
+  el("td", { class: "num", "data-testid": "candidate-margin" }, fmtMargin(c.margin, c.margin_se)),
   el("td", { class: "num" }, fmtPercent(c.test_accuracy)),
   el("td", { class: "num" }, fmtCount(c.params)),
   el("td", { class: "num" }, fmtCount(c.macs)),
