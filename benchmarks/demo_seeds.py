@@ -39,8 +39,10 @@ class Run:
     seconds: float
 
 
-def run_seed(seed: int) -> Run:
+def run_seed(seed: int, max_macs: float | None) -> Run:
     data = demo_spec()
+    if max_macs is not None:
+        data["budget"] = {**data["budget"], "max_macs": max_macs}
     data["search"] = {**data["search"], "seed": seed}
     data["data"] = {**data["data"], "seed": seed}
     start = time.perf_counter()
@@ -103,13 +105,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--max-macs", type=float, default=None, help="another budget to try")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     runs = []
     for seed in range(args.seeds):
-        runs.append(run_seed(seed))
+        runs.append(run_seed(seed, args.max_macs))
         print(runs[-1], flush=True)
-    text = report(runs, f"python benchmarks/demo_seeds.py --seeds {args.seeds}")
+    budget = "" if args.max_macs is None else f" --max-macs {args.max_macs}"
+    text = report(runs, f"python benchmarks/demo_seeds.py --seeds {args.seeds}{budget}")
     print(text)
     if args.out is not None:
         args.out.write_text(text)

@@ -1,6 +1,6 @@
 """``prunesearch demo``, the README's first command, run as a user runs it (a process).
 
-``--trials 3`` keeps it to the two baselines and one searched trial: well under the few
+``--trials 3`` keeps it to the three baselines: well under the few
 minutes the full demo takes on two cores, with every step of it (migrate, serve, submit
 over REST, follow, leaderboard, download, load the bundle, check its test accuracy).
 """
@@ -34,6 +34,7 @@ def test_the_demo_runs_a_real_job_end_to_end(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "◆ uniform" in done.stdout and "◆ global" in done.stdout
+    assert "◆ sensitivity" in done.stdout
     assert "Gain over uniform" in done.stdout
     assert "test accuracy of the loaded bundle" in done.stdout and "they match" in done.stdout
     assert "Traceback" not in output
