@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = Field(default=30, gt=0)
     stale_after_s: int = Field(default=300, gt=0)
     sweep_interval_s: int = Field(default=60, gt=0)
+    # Optuna's grace for a silent trial before it is failed and retried; unset: four
+    # trial heartbeats, at least 60 s.
+    trial_grace_s: int | None = Field(default=None, gt=0)
+    # Faults (README "Faults and limits"): the most slices of one job the workers run at
+    # once, and how long a database or broker outage may last before it fails a job.
+    max_parallelism: int = Field(default=8, ge=1)
+    outage_tolerance_s: float = Field(default=300.0, ge=0)
     # Each worker process records a heartbeat this often; /metrics counts a worker alive
     # while its last one is younger than three of these.
     worker_heartbeat_s: float = Field(default=15.0, gt=0)
@@ -89,6 +96,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "need slice_seconds < task_time_limit_s < visibility_timeout_s, got "
                 f"{self.slice_seconds} / {self.task_time_limit_s} / {self.visibility_timeout_s}"
+            )
+        if self.trial_grace_s is not None and self.trial_grace_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"trial_grace_s ({self.trial_grace_s}) must exceed heartbeat_interval_s "
+                f"({self.heartbeat_interval_s}), or live trials are failed"
             )
         if not self.auth and not (self.embedded and is_loopback(self.host)):
             raise ValueError(

@@ -29,8 +29,6 @@ from workers.store import JobStore, JobTicket
 
 # The cancel flag is a database read; epochs can be much shorter than a second.
 CANCEL_POLL_S = 1.0
-# At most this often an epoch end re-sends progress, which is also the job's heartbeat.
-MAX_BEAT_S = 60.0
 
 
 @dataclass
@@ -179,8 +177,7 @@ def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
         allowed_factories=options.allowed_factories,
         reference_weights=store.reference_path(ticket.id),
     )
-    beat_every_s = min(MAX_BEAT_S, options.stale_after_s / 5)
-    callback = JobCallback(store=store, job_id=ticket.id, beat_every_s=beat_every_s)
+    callback = JobCallback(store=store, job_id=ticket.id, beat_every_s=options.beat_every_s)
     session = SearchSession(
         prepared,
         storage=study_storage(store.storage_url, options),

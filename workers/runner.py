@@ -14,10 +14,13 @@ status change conditional, which is what makes exactly one slice start the final
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +34,7 @@ from search.runner import fail_dead_trials
 from workers._heartbeat import count_slice, count_task, identity
 from workers._session_cache import SessionCache, study_storage
 from workers.options import WorkerOptions
-from workers.store import JobStore
+from workers.store import JobStore, JobTicket
 
 if TYPE_CHECKING:
     from workers.dispatch import Dispatcher
@@ -70,12 +73,18 @@ def prepare_job(
     store: JobStore, dispatcher: Dispatcher, job_id: str, options: WorkerOptions
 ) -> None:
     """queued -> running: prepare the model, check the budget, queue the baselines, record
-    the reference figures, then start ``parallelism`` slices on the job's queue."""
-    if not store.start(job_id):
-        return
+    the reference figures, then start the job's slices on its queue.
+
+    Idempotent: only the task that moves the job from queued to running prepares it, so a
+    second prepare message (redelivered, or queued again by the sweeper) does nothing."""
     ticket = store.load(job_id)
+    if ticket.is_final:
+        return
     if ticket.cancel_requested:
         store.mark_cancelled(job_id)
+        return
+    if not store.begin_running(job_id):
+        log.info("prepare of job %s skipped: it is %s already", job_id, store.load(job_id).status)
         return
     try:
         with sessions.lend(store, ticket, options) as run:
@@ -86,8 +95,25 @@ def prepare_job(
     except JOB_ERRORS as exc:
         store.fail(job_id, str(exc))
         return
-    for _ in range(parallelism):
-        dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
+    start_slices(store, dispatcher, ticket, options, parallelism)
+
+
+def start_slices(
+    store: JobStore,
+    dispatcher: Dispatcher,
+    ticket: JobTicket,
+    options: WorkerOptions,
+    parallelism: int,
+) -> int:
+    """Queue the job's slices (its parallelism, bounded by ``max_parallelism``); stops
+    early if a cancel arrives meanwhile. Returns how many were queued."""
+    queued = 0
+    for _ in range(options.slices_for(parallelism)):
+        if store.cancel_requested(ticket.id):
+            break
+        dispatcher.enqueue(RUN_SLICE, ticket.id, queue=ticket.device_kind)
+        queued += 1
+    return queued
 
 
 def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: WorkerOptions) -> None:
@@ -98,13 +124,21 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
     if ticket.cancel_requested:
         store.mark_cancelled(job_id)
         return
-    # queued after the sweeper restarted the job; anything else (finalizing) is not ours.
-    if not store.start(job_id):
+    # queued: its prepare starts the slices; finalizing: the slices are over.
+    if ticket.status != "running":
+        log.info("slice of job %s skipped: it is %s", job_id, ticket.status)
         return
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         with sessions.lend(store, ticket, options) as run:
             run.callback.beat(force=True)
+            allowed = options.slices_for(run.session.prepared.spec.search.parallelism)
+            if not run.session.finished() and run.session.in_flight() >= allowed:
+                # As many trials run as the job may run at once: this message is a
+                # duplicate (a redelivery, a broker reconnect, the sweeper's restart of a
+                # job that was only slow), and its chain ends here.
+                log.info("slice of job %s ended: %d slices run already", job_id, allowed)
+                return
             ran = run.session.run_slice(
                 max_trials=options.slice_trials, timeout=options.slice_seconds
             )
@@ -164,6 +198,10 @@ def finalize_job(
     if result.best is None:
         store.fail(job_id, _nothing_feasible(result))
         return
+    if store.cancel_requested(job_id):
+        # Cancelled while the last final ran: no bundle for a job the user gave up on.
+        store.mark_cancelled(job_id)
+        return
     summary = {k: v for k, v in result.to_dict().items() if k != "leaderboard"}
     with tempfile.TemporaryDirectory(prefix="prunesearch-bundle-") as tmp:
         summary["onnx_error"] = _save_best(result, Path(tmp) / "best")
@@ -172,40 +210,122 @@ def finalize_job(
 
 
 def sweep(store: JobStore, dispatcher: Dispatcher, options: WorkerOptions) -> list[str]:
-    """Restart running jobs whose runner stopped reporting; return their ids.
+    """Recover every job not yet final whose heartbeat went quiet; return their ids.
 
-    The dead runner's trial is failed (and a retry queued) by Optuna's heartbeat check; the
-    restart goes through ``prepare`` so that a job which died while preparing is prepared,
-    and a job whose slices all died gets its ``parallelism`` back.
+    Every task of a job beats the job's heartbeat while it runs (:func:`run_task`), so a
+    job quiet for ``stale_after_s`` has no task running: its message was lost (the API
+    died before queueing it, the broker lost its data) or its worker died. The sweeper
+    queues the task its status calls for: ``prepare`` for a queued job (or a running one
+    that died before it was prepared), its slices for a running one, ``finalize`` for a
+    finalizing one; a job whose cancel was asked is cancelled here. A task queued twice
+    does no harm: each one finds out from the job whether there is anything to do. The
+    job's heartbeat is then beaten, so the task queued gets a whole ``stale_after_s``.
+
+    Trials left RUNNING by a dead worker are failed once Optuna's grace has passed (a retry
+    is queued for a job still searching), also in jobs that ended recently.
     """
-    restarted = []
-    for job_id in store.stale_jobs(options.stale_after_s):
-        try:
-            ticket = store.load(job_id)
-        except KeyError:
-            continue
-        _fail_stale_trials(study_storage(store.storage_url, options), ticket.study_name)
+    storage = study_storage(store.storage_url, options)
+    recovered = []
+    try:
+        for job_id in store.stale_jobs(options.stale_after_s):
+            try:
+                ticket = store.load(job_id)
+            except KeyError:
+                continue
+            if ticket.is_final:
+                continue
+            _fail_stale_trials(storage, ticket.study_name)
+            if _recover(store, dispatcher, ticket, options):
+                recovered.append(job_id)
+        for job_id in store.ended_jobs(_ended_window_s(options)):
+            with contextlib.suppress(KeyError):
+                _fail_stale_trials(storage, store.load(job_id).study_name)
+    finally:
+        if isinstance(storage, RDBStorage):
+            storage.engine.dispose()  # one sweep, one pool: do not leave connections open
+    if recovered:
+        log.warning("recovered jobs whose runner went quiet: %s", ", ".join(recovered))
+    return recovered
+
+
+def _recover(
+    store: JobStore, dispatcher: Dispatcher, ticket: JobTicket, options: WorkerOptions
+) -> bool:
+    job_id, queue = ticket.id, ticket.device_kind
+    if ticket.cancel_requested:
+        store.mark_cancelled(job_id)  # nothing runs it any more: honour the cancel here
+        return True
+    if ticket.status == "running" and not ticket.prepared:
+        # Died while preparing: prepare it again (only from queued does prepare run).
         store.requeue(job_id, "runner vanished; restarted")
-        dispatcher.enqueue(PREPARE, job_id, queue=ticket.device_kind)
-        restarted.append(job_id)
-    if restarted:
-        log.warning("restarted jobs whose runner vanished: %s", ", ".join(restarted))
-    return restarted
+        ticket = store.load(job_id)
+        if ticket.status != "queued":
+            return False
+    store.beat(job_id)
+    if ticket.status == "queued":
+        dispatcher.enqueue(PREPARE, job_id, queue=queue)
+    elif ticket.status == "running":
+        parallelism = _spec_parallelism(ticket)
+        start_slices(store, dispatcher, ticket, options, parallelism)
+    elif ticket.status == "finalizing":
+        dispatcher.enqueue(FINALIZE, job_id, queue=queue)
+    else:
+        return False
+    log.warning("job %s (%s) went quiet; its task is queued again", job_id, ticket.status)
+    return True
+
+
+def _spec_parallelism(ticket: JobTicket) -> int:
+    search = ticket.spec.get("search")
+    value = search.get("parallelism", 1) if isinstance(search, Mapping) else 1
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+def _ended_window_s(options: WorkerOptions) -> float:
+    """How long after a job ended the sweeper still looks for its dead trials: past
+    Optuna's grace, with room for sweeps missed during an outage."""
+    return options.trial_grace_s + options.outage_tolerance_s + 3 * options.sweep_every_s
 
 
 def run_task(
     task: str, store: JobStore, dispatcher: Dispatcher, job_id: str, options: WorkerOptions
 ) -> None:
     """Run the task named ``task`` (what a Celery task or the embedded pool executes);
-    everything it logs carries the job id."""
+    everything it logs carries the job id, and while it runs it beats the job's heartbeat,
+    which is how the sweeper tells a job that is being worked on from one that is not."""
     try:
         if task == SWEEP:
             sweep(store, dispatcher, options)
             return
-        with log_context(job_id=job_id):
+        with log_context(job_id=job_id), _beating(store, job_id, options.beat_every_s):
             JOB_TASKS[task](store, dispatcher, job_id, options)
     finally:
         count_task()
+
+
+@contextmanager
+def _beating(store: JobStore, job_id: str, every_s: float) -> Iterator[None]:
+    """Beat the job's heartbeat every ``every_s`` seconds while the block runs (a final
+    fine-tune or a pretraining may go minutes without a callback). A beat that fails
+    (the database is away) is logged; the task itself finds out soon enough."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                store.beat(job_id)
+            except KeyError:
+                return
+            except Exception as exc:
+                log.warning("heartbeat of job %s not recorded: %s", job_id, exc)
+
+    thread = threading.Thread(target=beat, name=f"prunesearch-job-beat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
 
 
 def _record_slice(
@@ -275,10 +395,6 @@ def _nothing_feasible(result: SearchResult) -> str:
 
 
 def _fail_stale_trials(storage: BaseStorage, study_name: str) -> None:
-    try:
+    # KeyError: the runner died before the study was created, nothing to fail.
+    with contextlib.suppress(KeyError):
         fail_dead_trials(optuna.load_study(study_name=study_name, storage=storage))
-    except KeyError:
-        pass  # the runner died before the study was created: nothing to fail
-    finally:
-        if isinstance(storage, RDBStorage):
-            storage.engine.dispose()  # one sweep, one pool: do not leave connections open

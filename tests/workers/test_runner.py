@@ -242,33 +242,138 @@ def test_finalize_runs_only_for_a_finalizing_job(
     assert store.job(job_id).status == "running"
 
 
-def test_sweep_restarts_only_jobs_whose_runner_went_quiet(
+def test_sweep_queues_the_right_task_for_every_quiet_job_and_only_for_those(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit, clock: Clock
 ) -> None:
-    quiet, prepared_quiet, lively, queued = (submit(tiny(), device_kind="cuda") for _ in range(4))
-    store.start(quiet)  # died while preparing: no study yet
+    lost, quiet, prepared_quiet, lively, finalizing, cancelled = (
+        submit(tiny(search={"parallelism": 2}), device_kind="cuda") for _ in range(6)
+    )
+    store.begin_running(quiet)  # died while preparing: no study yet
     prepare_job(store, recorder, prepared_quiet, OPTIONS)
+    for job_id in (finalizing, cancelled):
+        store.start(job_id)
+    store.begin_finalizing(finalizing)
+    store.request_cancel(cancelled)
     recorder.calls.clear()
     clock.now += OPTIONS.stale_after_s + 1
-    store.start(lively)
+    store.start(lively)  # beats now
+    fresh = submit(tiny(), device_kind="cuda")  # its prepare message is in the queue
 
-    restarted = sweep(store, recorder, OPTIONS)
+    recovered = sweep(store, recorder, OPTIONS)
 
-    assert sorted(restarted) == sorted([quiet, prepared_quiet])
+    assert sorted(recovered) == sorted([lost, quiet, prepared_quiet, finalizing, cancelled])
     assert sorted(recorder.calls) == sorted(
-        [(PREPARE, quiet, "cuda"), (PREPARE, prepared_quiet, "cuda")]
+        [
+            (PREPARE, lost, "cuda"),  # its message was lost
+            (PREPARE, quiet, "cuda"),
+            (RUN_SLICE, prepared_quiet, "cuda"),
+            (RUN_SLICE, prepared_quiet, "cuda"),  # its parallelism
+            (FINALIZE, finalizing, "cuda"),
+        ]
     )
-    for job_id in (quiet, prepared_quiet):
-        status, note, _ = store.job(job_id).events[-1]
-        assert (status, note) == ("queued", "runner vanished; restarted")
+    status, note, _ = store.job(quiet).events[-1]
+    assert (status, note) == ("queued", "runner vanished; restarted")
+    assert store.job(prepared_quiet).status == "running"  # prepared: not prepared again
+    assert store.job(cancelled).status == "cancelled"  # nothing ran it to honour the cancel
     assert store.job(lively).status == "running"
-    assert store.job(queued).status == "queued"
+    assert store.job(fresh).status == "queued"
 
-    # The restart prepares the job again and puts its slices back.
+    # The tasks queued get a whole stale period before the next sweep queues them again.
     recorder.calls.clear()
-    prepare_job(store, recorder, prepared_quiet, OPTIONS)
-    assert recorder.calls == [(RUN_SLICE, prepared_quiet, "cuda")]
-    assert len(_study(store, prepared_quiet).get_trials(states=(TrialState.WAITING,))) == 2
+    assert sweep(store, recorder, OPTIONS) == []
+    assert recorder.calls == []
+
+
+def test_prepare_is_idempotent(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 2}))
+    prepare_job(store, recorder, job_id, OPTIONS)
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+
+    # A second prepare (redelivered, or queued again by the sweeper) adds nothing.
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+    waiting = _study(store, job_id).get_trials(states=(TrialState.WAITING,))
+    assert sorted(t.user_attrs["kind"] for t in waiting) == ["global", "uniform"]
+
+
+def test_parallelism_is_bounded_by_the_workers_setting(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 1_000_000}))
+
+    prepare_job(store, recorder, job_id, replace(OPTIONS, max_parallelism=3))
+
+    assert recorder.tasks() == [RUN_SLICE] * 3
+
+
+def test_a_cancel_stops_the_slices_being_queued(store: MemoryStore, submit: Submit) -> None:
+    job_id = submit(tiny(search={"parallelism": 8}))
+
+    class CancelAfterTwo(RecordingDispatcher):
+        def enqueue(self, task: str, job_id: str, **kwargs: Any) -> None:
+            super().enqueue(task, job_id, **kwargs)
+            if len(self.calls) == 2:
+                store.request_cancel(job_id)
+
+    recorder = CancelAfterTwo()
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_slice_beyond_the_parallelism_ends_its_chain(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 1, "n_trials": 4}))
+    prepare_job(store, recorder, job_id, OPTIONS)
+    recorder.calls.clear()
+    # Another worker's trial is in flight: this job may run one slice at a time.
+    storage = study_storage(store.storage_url, OPTIONS)
+    running = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage).ask()
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    assert recorder.calls == []  # no continuation: the duplicate's chain ended
+    trials = _study(store, job_id).get_trials()
+    assert [t.number for t in trials if t.state == TrialState.RUNNING] == [running.number]
+    assert not [t for t in trials if t.state == TrialState.COMPLETE]
+
+
+def test_a_slice_of_a_queued_job_leaves_it_to_prepare(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny())
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    assert store.job(job_id).status == "queued"
+    assert recorder.calls == []
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_sweep_fails_the_dead_trials_of_a_job_that_ended(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    options = replace(OPTIONS, trial_heartbeat_s=1, trial_grace_s=2)
+    job_id = submit(tiny())
+    prepare_job(store, recorder, job_id, options)
+    storage = study_storage(store.storage_url, options)
+    study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
+    dead = study.ask()
+    storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
+    store.fail(job_id, "internal error")  # its slice failed; the trial was left RUNNING
+    recorder.calls.clear()
+    time.sleep(3)
+
+    sweep(store, recorder, options)
+
+    assert _study(store, job_id).get_trials()[dead.number].state == TrialState.FAIL
+    assert recorder.calls == []  # an ended job is not restarted
+    assert store.job(job_id).status == "failed"
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
