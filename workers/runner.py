@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import TrialState
 
 from pruning.exceptions import ExportError, PruningError
 from search import SearchCancelled, SearchResult, SpecError, log_context
@@ -132,20 +133,29 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
     try:
         with sessions.lend(store, ticket, options) as run:
             run.callback.beat(force=True)
-            allowed = options.slices_for(run.session.prepared.spec.search.parallelism)
-            if not run.session.finished() and run.session.in_flight() >= allowed:
+            session = run.session
+            allowed = options.slices_for(session.prepared.spec.search.parallelism)
+            running = session.in_flight()  # fails dead trials first (their retries wait)
+            if running >= allowed and not session.finished():
                 # As many trials run as the job may run at once: this message is a
                 # duplicate (a redelivery, a broker reconnect, the sweeper's restart of a
                 # job that was only slow), and its chain ends here.
                 log.info("slice of job %s ended: %d slices run already", job_id, allowed)
                 return
-            ran = run.session.run_slice(
-                max_trials=options.slice_trials, timeout=options.slice_seconds
-            )
-            finished = run.session.finished()
-            running = run.session.in_flight() if finished else 0
+            # Only the trials the plan still lacks, counting those in flight elsewhere (two
+            # slices that each saw one trial missing would otherwise both run one), and at
+            # least the retries waiting (a job is not finalized with a retry waiting).
+            waiting = session.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+            missing = max(session.planned - session.counts()[0] - running, len(waiting))
+            ran = 0
+            if missing > 0:
+                ran = session.run_slice(
+                    max_trials=min(options.slice_trials, missing), timeout=options.slice_seconds
+                )
+            finished = session.finished()
+            running = session.in_flight()
             # Failing a dead trial queues its retry: the plan is not met after all.
-            finished = finished and run.session.finished()
+            finished = finished and session.finished()
     except SearchCancelled:
         store.mark_cancelled(job_id)  # finished trials stay in the study and the store
         return
@@ -153,16 +163,17 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
         store.fail(job_id, str(exc))
         return
     _record_slice(store, job_id, started_at, time.perf_counter() - start, ran, finished)
-    if not finished:
+    if finished and not running:
+        if store.begin_finalizing(job_id):
+            dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
+    elif finished or ran == 0:
+        # The trials still missing run elsewhere (that slice finalizes when done), or a
+        # dead worker's trial is not yet past Optuna's grace: look again shortly.
+        log.info("job %s: %d trial(s) still running elsewhere; waiting", job_id, running)
+        dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
+    else:
         # The continuation: no task may outlive the broker's visibility timeout.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
-    elif running:
-        # Another slice's trial is still running (it finalizes when done), or a dead
-        # worker's trial is not yet past Optuna's grace: look again shortly.
-        log.info("job %s: plan met, %d trial(s) still running; waiting", job_id, running)
-        dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
-    elif store.begin_finalizing(job_id):
-        dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
 
 
 def finalize_job(

@@ -191,6 +191,31 @@ def test_the_finals_wait_for_a_trial_still_running_elsewhere(
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_slice_runs_only_the_trials_the_plan_lacks_counting_those_in_flight(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    spec = tiny(search={"n_trials": 3, "parallelism": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, OPTIONS)
+    storage = study_storage(store.storage_url, OPTIONS)
+    study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
+    for trial in (study.ask(), study.ask()):  # the two baselines, done elsewhere
+        study.tell(trial, 0.5)
+    live = study.ask()  # the third and last: in flight on another worker
+    recorder.calls.clear()
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    # Nothing more to run here: look again later (no fourth trial).
+    assert recorder.tasks() == [RUN_SLICE] and recorder.countdowns[-1] > 0
+    assert len(_study(store, job_id).get_trials()) == 3
+    study.tell(live, 0.5)
+    run_slice(store, recorder, job_id, OPTIONS)
+    assert recorder.tasks() == [RUN_SLICE, FINALIZE]
+    assert len(_study(store, job_id).get_trials()) == 3
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 def test_a_dead_trial_is_failed_after_its_grace_and_its_retry_runs_before_the_finals(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
@@ -207,11 +232,10 @@ def test_a_dead_trial_is_failed_after_its_grace_and_its_retry_runs_before_the_fi
     time.sleep(3)
     recorder.calls.clear()
 
-    run_slice(store, recorder, job_id, options)  # fails the dead trial: its retry waits
-    assert recorder.tasks() == [RUN_SLICE]
-    run_slice(store, recorder, job_id, options)  # runs the retry, then the finals
+    # Fails the dead trial first, so its retry waits; runs it; then the finals.
+    run_slice(store, recorder, job_id, options)
 
-    assert recorder.tasks() == [RUN_SLICE, FINALIZE]
+    assert recorder.tasks() == [FINALIZE]
     trials = _study(store, job_id).get_trials()
     assert trials[dead.number].state == TrialState.FAIL
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
