@@ -24,6 +24,7 @@ from search.candidates import leaderboard
 from search.exceptions import SpecError
 from search.runner import make_storage
 from search.spec import SearchOptions
+from workers._gate import TrialGate
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
@@ -39,6 +40,8 @@ class JobCallback(SearchCallback):
     job_id: str
     beat_every_s: float
     session: SearchSession | None = None
+    # Held by a slice while it counts and starts a trial (see workers._gate).
+    gate: TrialGate | None = None
     progress: dict[str, float | int | None] = field(default_factory=dict)
     _cancelled: bool = False
     _polled_at: float = float("-inf")
@@ -58,6 +61,9 @@ class JobCallback(SearchCallback):
         self.beat()
 
     def should_stop(self) -> bool:
+        # The first thing a trial does is ask this: it exists now, the next may start.
+        if self.gate is not None:
+            self.gate.release()
         now = time.monotonic()
         if not self._cancelled and now - self._polled_at >= CANCEL_POLL_S:
             self._polled_at = now
@@ -85,6 +91,7 @@ class JobCallback(SearchCallback):
         progress (other processes may have moved the study on since)."""
         self.store = store
         self.progress = {}
+        self.gate = None
         self._cancelled = False
         self._polled_at = float("-inf")
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +34,7 @@ from pruning.exceptions import ExportError, PruningError
 from search import SearchCancelled, SearchResult, SpecError, log_context
 from search.runner import fail_dead_trials
 from workers._heartbeat import count_slice, count_task, identity
-from workers._session_cache import SessionCache, study_storage
+from workers._session_cache import JobRun, SessionCache, study_storage
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
@@ -133,47 +134,71 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
     try:
         with sessions.lend(store, ticket, options) as run:
             run.callback.beat(force=True)
-            session = run.session
-            allowed = options.slices_for(session.prepared.spec.search.parallelism)
-            running = session.in_flight()  # fails dead trials first (their retries wait)
-            if running >= allowed and not session.finished():
-                # As many trials run as the job may run at once: this message is a
-                # duplicate (a redelivery, a broker reconnect, the sweeper's restart of a
-                # job that was only slow), and its chain ends here.
-                log.info("slice of job %s ended: %d slices run already", job_id, allowed)
-                return
-            # Only the trials the plan still lacks, counting those in flight elsewhere (two
-            # slices that each saw one trial missing would otherwise both run one), and at
-            # least the retries waiting (a job is not finalized with a retry waiting).
-            waiting = session.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-            missing = max(session.planned - session.counts()[0] - running, len(waiting))
-            ran = 0
-            if missing > 0:
-                ran = session.run_slice(
-                    max_trials=min(options.slice_trials, missing), timeout=options.slice_seconds
-                )
-            finished = session.finished()
-            running = session.in_flight()
-            # Failing a dead trial queues its retry: the plan is not met after all.
-            finished = finished and session.finished()
+            outcome = _run_trials(store, run, options)
     except SearchCancelled:
         store.mark_cancelled(job_id)  # finished trials stay in the study and the store
         return
     except JOB_ERRORS as exc:
         store.fail(job_id, str(exc))
         return
-    _record_slice(store, job_id, started_at, time.perf_counter() - start, ran, finished)
-    if finished and not running:
+    _record_slice(
+        store, job_id, started_at, time.perf_counter() - start, outcome.ran, outcome.finished
+    )
+    if outcome.surplus:
+        # As many trials run as the job may run at once: this message is a duplicate (a
+        # redelivery, a broker reconnect, the sweeper's restart of a job that was only
+        # slow), and its chain ends here.
+        log.info("slice of job %s ends its chain: the job runs enough slices", job_id)
+    elif outcome.finished and not outcome.running:
         if store.begin_finalizing(job_id):
             dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
-    elif finished or ran == 0:
+    elif outcome.finished or outcome.ran == 0:
         # The trials still missing run elsewhere (that slice finalizes when done), or a
         # dead worker's trial is not yet past Optuna's grace: look again shortly.
-        log.info("job %s: %d trial(s) still running elsewhere; waiting", job_id, running)
+        log.info("job %s: %d trial(s) running elsewhere; waiting", job_id, outcome.running)
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
     else:
         # The continuation: no task may outlive the broker's visibility timeout.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
+
+
+@dataclass(frozen=True)
+class _SliceOutcome:
+    ran: int  # trials run here
+    finished: bool  # the plan is met (no retry waiting)
+    running: int  # trials still running anywhere
+    surplus: bool = False  # the job ran as many slices as it may: end this chain
+
+
+def _run_trials(store: JobStore, run: JobRun, options: WorkerOptions) -> _SliceOutcome:
+    """Up to ``slice_trials`` trials for ``slice_seconds`` (the trial in flight ends),
+    each started only if the plan still lacks it, counting the trials in flight on
+    other workers, under the job's trial gate (see :mod:`workers._gate`)."""
+    session = run.session
+    allowed = options.slices_for(session.prepared.spec.search.parallelism)
+    gate = run.callback.gate = store.trial_gate(run.callback.job_id)
+    ran, deadline = 0, time.monotonic() + options.slice_seconds
+    try:
+        while ran < options.slice_trials and time.monotonic() < deadline:
+            gate.acquire()
+            try:  # the trial's first callback releases the gate once it exists
+                running = session.in_flight()  # fails dead trials first: retries wait
+                if running >= allowed and not session.finished():
+                    return _SliceOutcome(ran, finished=False, running=running, surplus=True)
+                waiting = session.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+                # At least the retries waiting: a job is not finalized with one waiting.
+                missing = max(session.planned - session.counts()[0] - running, len(waiting))
+                if missing <= 0 or session.run_slice(max_trials=1) == 0:
+                    break
+                ran += 1
+            finally:
+                gate.release()
+    finally:
+        run.callback.gate = None
+    finished = session.finished()
+    running = session.in_flight()
+    # Failing a dead trial queues its retry: the plan is not met after all.
+    return _SliceOutcome(ran, finished=finished and session.finished(), running=running)
 
 
 def finalize_job(

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workers._gate import LocalGate, TrialGate
+
 __all__ = ["JobStore", "JobTicket", "WorkerBeat"]
 
 
@@ -159,3 +161,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def record_heartbeat(self, beat: WorkerBeat) -> None:
         """Insert or update the beat's worker process, seen now."""
+
+    def trial_gate(self, job_id: str) -> TrialGate:
+        """The gate the start of the job's trials passes one at a time. This default
+        serves stores whose workers share one process; a store shared by processes
+        overrides it with a lock they all see."""
+        return LocalGate(job_id)

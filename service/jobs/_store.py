@@ -24,6 +24,7 @@ from service.artifacts import ArtifactStore
 from service.db import Database, with_retry
 from service.exceptions import Conflict, InvalidTransition, NotFound
 from service.jobs._downloads import safe_stem
+from service.jobs._gate import AdvisoryGate
 from service.models import (
     Artifact,
     ArtifactKind,
@@ -35,7 +36,7 @@ from service.models import (
     transition,
     utcnow,
 )
-from workers import JobStore, JobTicket
+from workers import JobStore, JobTicket, TrialGate
 from workers.store import WorkerBeat
 
 __all__ = ["SqlJobStore"]
@@ -281,6 +282,12 @@ class SqlJobStore(JobStore):
             )
 
         self._tx(work)
+
+    def trial_gate(self, job_id: str) -> TrialGate:
+        # PostgreSQL: workers in many processes; SQLite: embedded, one process.
+        if self.database.engine.dialect.name == "postgresql":
+            return AdvisoryGate(self.database.engine, job_id)
+        return super().trial_gate(job_id)
 
     # -- internals --
 
