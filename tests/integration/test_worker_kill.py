@@ -15,15 +15,22 @@ from __future__ import annotations
 import math
 import re
 import signal
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import torch
 from sqlalchemy import text
 
-from tests.integration.jobs import Study, figures, leaderboard, named, spec, watch_job
+from tests.integration.jobs import (
+    Study,
+    figures,
+    leaderboard,
+    named,
+    seconds_per_proxy_epoch,
+    slice_in_progress,
+    spec,
+    watch_job,
+)
 from tests.integration.processes import Api, Process, Stack, WorkerPool, wait_for
 
 pytestmark = pytest.mark.integration
@@ -39,28 +46,6 @@ EPOCH_OVERHEAD_S = 0.04  # per epoch in a worker: Optuna's report, the cancel po
 KILL_AFTER_DONE = 3
 
 
-def seconds_per_proxy_epoch(samples: int) -> float:
-    """One proxy epoch's time here and now (one thread, like a worker): fine-tune a small
-    CNN of about the pruned size on ``samples`` digits, validating each epoch."""
-    from torch.utils.data import Subset
-
-    from pruning import finetune, zoo
-    from pruning.data import load_builtin
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        splits = load_builtin("digits", val_fraction=0.1, seed=0)
-        model = zoo.build("small_cnn", num_classes=10, in_channels=1, width=5)
-        train = Subset(splits.train, range(min(samples, len(splits.train))))
-        finetune(model, train, epochs=1, val_data=splits.val)  # warm-up
-        start = time.perf_counter()
-        finetune(model, train, epochs=3, val_data=splits.val)
-        return (time.perf_counter() - start) / 3
-    finally:
-        torch.set_num_threads(threads)
-
-
 def kill_job_spec() -> tuple[dict[str, Any], int]:
     samples = 1024
     epoch_s = seconds_per_proxy_epoch(samples)
@@ -74,19 +59,6 @@ def kill_job_spec() -> tuple[dict[str, Any], int]:
         "it-kill",
     )
     return body, n_trials
-
-
-_RECEIVED = re.compile(r"Task workers\.run_slice\[([0-9a-f-]+)\] received")
-
-
-def slice_in_progress(log: str) -> str | None:
-    """The id of the run_slice task the worker's log shows received and not yet ended."""
-    received = _RECEIVED.findall(log)
-    if not received:
-        return None
-    task_id = received[-1]
-    ended = re.search(rf"Task workers\.run_slice\[{task_id}\] (succeeded|failed|raised|retry)", log)
-    return None if ended else task_id
 
 
 @pytest.fixture
