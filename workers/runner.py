@@ -35,6 +35,7 @@ from search import SearchCancelled, SearchResult, SpecError, log_context
 from search.runner import fail_dead_trials
 from workers._heartbeat import count_slice, count_task, identity
 from workers._session_cache import JobRun, SessionCache, study_storage
+from workers._transient import is_transient
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
@@ -97,6 +98,13 @@ def prepare_job(
     except JOB_ERRORS as exc:
         store.fail(job_id, str(exc))
         return
+    except Exception as exc:
+        if is_transient(exc):
+            # Queued again, so that the retry of this task prepares it (only a prepare
+            # that moves the job from queued does); if this fails too, the sweeper does it.
+            with contextlib.suppress(Exception):
+                store.requeue(job_id, "database or broker away while preparing; retrying")
+        raise
     start_slices(store, dispatcher, ticket, options, parallelism)
 
 
@@ -260,7 +268,13 @@ def sweep(store: JobStore, dispatcher: Dispatcher, options: WorkerOptions) -> li
     Trials left RUNNING by a dead worker are failed once Optuna's grace has passed (a retry
     is queued for a job still searching), also in jobs that ended recently.
     """
-    storage = study_storage(store.storage_url, options)
+    storages: list[BaseStorage] = []  # made on first need: most sweeps find nothing
+
+    def storage() -> BaseStorage:
+        if not storages:
+            storages.append(study_storage(store.storage_url, options))
+        return storages[0]
+
     recovered = []
     try:
         for job_id in store.stale_jobs(options.stale_after_s):
@@ -270,15 +284,16 @@ def sweep(store: JobStore, dispatcher: Dispatcher, options: WorkerOptions) -> li
                 continue
             if ticket.is_final:
                 continue
-            _fail_stale_trials(storage, ticket.study_name)
+            _fail_stale_trials(storage(), ticket.study_name)
             if _recover(store, dispatcher, ticket, options):
                 recovered.append(job_id)
         for job_id in store.ended_jobs(_ended_window_s(options)):
             with contextlib.suppress(KeyError):
-                _fail_stale_trials(storage, store.load(job_id).study_name)
+                _fail_stale_trials(storage(), store.load(job_id).study_name)
     finally:
-        if isinstance(storage, RDBStorage):
-            storage.engine.dispose()  # one sweep, one pool: do not leave connections open
+        for made in storages:
+            if isinstance(made, RDBStorage):
+                made.engine.dispose()  # one sweep, one pool: leave no connections open
     if recovered:
         log.warning("recovered jobs whose runner went quiet: %s", ", ".join(recovered))
     return recovered

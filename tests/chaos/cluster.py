@@ -135,11 +135,12 @@ class Cluster:
         """``prunesearch worker`` as an operator starts it: no --hostname (each process
         names itself), its own temp folder (to see it write a bundle)."""
         self._spawned += 1
-        tmp = self.worker_tmp(self._spawned)
+        name = f"worker-{self._spawned}"
+        tmp = self.root / "tmp" / name
         tmp.mkdir(parents=True, exist_ok=True)
         env = {**self.stack.env, "TMPDIR": str(tmp)}
         args = [PRUNESEARCH, "worker", "--queues", "cpu", "--concurrency", "1"]
-        worker = self._spawn(f"worker-{self._spawned}", args, env)
+        worker = self._spawn(name, args, env)
         wait_for(
             lambda: _ready(worker),
             timeout=START_TIMEOUT_S,
@@ -149,8 +150,8 @@ class Cluster:
         self.workers.append(worker)
         return worker
 
-    def worker_tmp(self, number: int) -> Path:
-        return self.root / "tmp" / f"worker-{number}"
+    def worker_tmp(self, worker: Process) -> Path:
+        return self.root / "tmp" / worker.name
 
     def start_beat(self) -> None:
         args = [sys.executable, "-m", "celery", "-A", "service.worker:celery_app", "beat"]

@@ -28,7 +28,7 @@ from tests.chaos.checks import (
 )
 from tests.chaos.cluster import MAX_PARALLELISM, RECOVERY_S, Cluster, terminate
 from tests.integration.jobs import Study
-from tests.integration.processes import wait_for
+from tests.integration.processes import Process, wait_for
 
 pytestmark = pytest.mark.chaos
 
@@ -65,14 +65,14 @@ def test_worker_sigkill_during_finalize(healed: Cluster, headers: Headers) -> No
 def test_worker_killed_while_writing_bundle(healed: Cluster, headers: Headers) -> None:
     job = submit(healed, headers, chaos_spec("chaos-bundle-kill"))
 
-    def writing_bundle() -> tuple[int, object] | None:
-        for number, worker in enumerate(healed.workers):
-            tmp = healed.worker_tmp(int(worker.name.rsplit("-", 1)[1]))
-            if any(tmp.glob("prunesearch-bundle-*/best/*")):
-                return number, worker
+    def writing_bundle() -> Process | None:
+        # The bundle is written into the worker's temp folder, then zipped into the store.
+        for worker in healed.workers:
+            if any(healed.worker_tmp(worker).glob("prunesearch-bundle-*/best/*")):
+                return worker
         return None
 
-    _, victim = wait_for(
+    victim: Process = wait_for(
         writing_bundle,
         timeout=JOB_BOUND_S,
         interval=0.02,
@@ -80,7 +80,7 @@ def test_worker_killed_while_writing_bundle(healed: Cluster, headers: Headers) -
         on_timeout=job.describe,
     )
     before = job.finished()
-    victim.kill_group(signal.SIGKILL)  # type: ignore[attr-defined]
+    victim.kill_group(signal.SIGKILL)
 
     check_after(job, expect="succeeded", before=before)
 

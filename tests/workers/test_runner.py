@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from search import SearchSession, SearchSpec, prepare
@@ -421,3 +422,28 @@ def test_sweep_fails_the_vanished_runners_trial_and_queues_its_retry(
     assert trials[dead.number].state == TrialState.FAIL
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
     assert len(retry) == 1 and retry[0].state == TrialState.WAITING
+
+
+def test_a_prepare_cut_short_by_an_outage_is_prepared_by_its_retry(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 2}))
+    lost = sqlalchemy.exc.OperationalError("UPDATE", {}, ConnectionError("server closed"))
+    record = store.record_reference
+    calls: list[str] = []
+
+    def flaky(job: str, reference: Any) -> None:
+        calls.append(job)
+        if len(calls) == 1:
+            raise lost
+        record(job, reference)
+
+    store.record_reference = flaky  # type: ignore[method-assign]
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        prepare_job(store, recorder, job_id, OPTIONS)
+    assert store.job(job_id).status == "queued"  # its retry may prepare it
+
+    prepare_job(store, recorder, job_id, OPTIONS)  # the retry
+
+    assert store.job(job_id).status == "running" and store.job(job_id).reference is not None
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
