@@ -214,6 +214,14 @@ class JobTask(Task):  # type: ignore[misc]  # Celery ships no type hints
             )
             runner.fail_quietly(store, str(args[0]), message)
             return
+        if is_transient(exc):  # past the outage tolerance (see _retrying)
+            message = (
+                f"the database or broker was unreachable for over "
+                f"{options.outage_tolerance_s:g} s ({type(exc).__name__}: {exc}); submit the "
+                "job again once it is back (the operator can raise OUTAGE_TOLERANCE_S)"
+            )
+            runner.fail_quietly(store, str(args[0]), message)
+            return
         runner.fail_unexpected(store, str(args[0]), self.name, exc)
 
 

@@ -239,7 +239,8 @@ def test_a_job_whose_database_stays_away_fails_once_the_outage_outlasts_the_tole
     # Timed from the first error: retried at +60 ... +240 s, given up at +300 s.
     assert store.loads == 6
     assert store.job(job_id).status == "failed"
-    assert "StorageInternalError" in (store.job(job_id).error or "")
+    error = store.job(job_id).error or ""
+    assert "unreachable for over 250 s" in error and "StorageInternalError" in error
 
 
 @pytest.mark.parametrize(
