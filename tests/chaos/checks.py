@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,26 +116,48 @@ def busy_worker(cluster: Cluster, task: str) -> Process | None:
     return busy[-1] if busy else None
 
 
-def wait_mid_trial(job: Job, *, done: int = 2) -> tuple[Process, dict[int, dict[str, Any]]]:
-    """Wait until ``done`` trials finished and one is some epochs into its fine-tune on a
-    worker; return that worker and the candidates finished before the fault."""
+def trial_worker(cluster: Cluster, job_id: str, number: int) -> Process | None:
+    """The worker whose log shows trial ``number`` of the job started and not finished."""
+    for worker in cluster.workers:
+        log = worker.log_text()
+        if f"[job={job_id} trial={number}]: trial {number} started" in log and not re.search(
+            rf"\[job={job_id} trial={number}\]: trial {number} finished", log
+        ):
+            return worker
+    return None
+
+
+@dataclass
+class MidTrial:
+    """A trial some epochs into its fine-tune, the worker running it, and the candidates
+    finished before the fault."""
+
+    number: int
+    worker: Process
+    before: dict[int, dict[str, Any]]
+
+
+def wait_mid_trial(job: Job, *, done: int = 2) -> MidTrial:
+    """Wait until ``done`` trials finished and one is some epochs into its fine-tune."""
     view = job.study()
 
-    def mid_trial() -> tuple[Process, dict[int, dict[str, Any]]] | None:
+    def mid_trial() -> MidTrial | None:
         if job.get()["progress"]["trials_done"] < done:
             return None
         before = job.finished()
         reported = view.epochs_reported(job.study_name)
-        if not any(2 <= count <= proxy_epochs() * 2 // 3 for count in reported.values()):
-            return None
-        victim = busy_worker(job.cluster, "run_slice")
-        return None if victim is None else (victim, before)
+        for number, count in reported.items():
+            if 2 <= count <= proxy_epochs() * 2 // 3:
+                victim = trial_worker(job.cluster, job.id, number)
+                if victim is not None:
+                    return MidTrial(number, victim, before)
+        return None
 
     try:
-        found: tuple[Process, dict[int, dict[str, Any]]] = wait_for(
+        found: MidTrial = wait_for(
             mid_trial,
             timeout=JOB_BOUND_S,
-            interval=0.1,
+            interval=0.05,
             what="a trial under way",
             on_timeout=job.describe,
         )

@@ -27,7 +27,7 @@ from tests.chaos.checks import (
     wait_mid_trial,
 )
 from tests.chaos.cluster import MAX_PARALLELISM, RECOVERY_S, Cluster, terminate
-from tests.integration.jobs import Study
+from tests.integration.jobs import Study, Trial
 from tests.integration.processes import Process, wait_for
 
 pytestmark = pytest.mark.chaos
@@ -37,21 +37,26 @@ Headers = dict[str, str]
 
 def test_worker_sigkill_mid_trial(healed: Cluster, headers: Headers) -> None:
     job = submit(healed, headers, chaos_spec("chaos-sigkill"))
-    victim, before = wait_mid_trial(job)
-    victim.kill_group(signal.SIGKILL)
+    killed = wait_mid_trial(job)
+    killed.worker.kill_group(signal.SIGKILL)
 
-    check_after(job, expect="succeeded", before=before)
-    assert _retried_trials(job), "the killed trial was not failed and retried"
+    check_after(job, expect="succeeded", before=killed.before)
+    trials = _trials(job)
+    assert trials[killed.number].state == "FAIL", job.describe()
+    retries = [t for t in trials.values() if t.retried_from == killed.number]
+    assert [t.state for t in retries] == ["COMPLETE"], job.describe()
+    assert retries[0].params == trials[killed.number].params  # the same trial again
 
 
 def test_worker_sigterm_mid_trial(healed: Cluster, headers: Headers) -> None:
     job = submit(healed, headers, chaos_spec("chaos-sigterm"))
-    victim, before = wait_mid_trial(job)
-    terminate(victim)  # a warm shutdown: the slice in flight ends, then the worker
+    stopped = wait_mid_trial(job)
+    terminate(stopped.worker)  # a warm shutdown: the slice in flight ends, then the worker
 
-    check_after(job, expect="succeeded", before=before)
-    wait_for(lambda: not victim.alive(), timeout=60, what="the worker to stop")
-    assert victim.popen.returncode == 0, victim.tail()
+    check_after(job, expect="succeeded", before=stopped.before)
+    wait_for(lambda: not stopped.worker.alive(), timeout=60, what="the worker to stop")
+    assert stopped.worker.popen.returncode == 0, stopped.worker.tail()
+    assert _trials(job)[stopped.number].state == "COMPLETE"  # its trial was finished
 
 
 def test_worker_sigkill_during_finalize(healed: Cluster, headers: Headers) -> None:
@@ -87,7 +92,7 @@ def test_worker_killed_while_writing_bundle(healed: Cluster, headers: Headers) -
 
 def test_redis_restart_mid_search(healed: Cluster, headers: Headers) -> None:
     job = submit(healed, headers, chaos_spec("chaos-redis-restart"))
-    _, before = wait_mid_trial(job)
+    before = wait_mid_trial(job).before
     healed.redis.stop(signal.SIGTERM)  # a clean restart: the append-only file is kept
     time.sleep(5)
     healed.redis.start()
@@ -108,7 +113,7 @@ def test_redis_restart_during_finalize(healed: Cluster, headers: Headers) -> Non
 
 def test_redis_sigkill_with_aof_lost(healed: Cluster, headers: Headers) -> None:
     job = submit(healed, headers, chaos_spec("chaos-redis-lost"))
-    _, before = wait_mid_trial(job)
+    before = wait_mid_trial(job).before
     healed.redis.stop(signal.SIGKILL)
     healed.redis.lose_data()  # every message gone: the database is all that is left
     healed.redis.start()
@@ -118,7 +123,7 @@ def test_redis_sigkill_with_aof_lost(healed: Cluster, headers: Headers) -> None:
 
 def test_postgres_outage_mid_search(healed: Cluster, headers: Headers) -> None:
     job = submit(healed, headers, chaos_spec("chaos-postgres-outage"))
-    _, before = wait_mid_trial(job)
+    before = wait_mid_trial(job).before
     healed.postgres.stop("fast")
     time.sleep(45)  # longer than five retries used to last
     healed.postgres.start()
@@ -221,10 +226,10 @@ def test_two_workers_on_one_host_both_counted(healed: Cluster) -> None:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _retried_trials(job: Job) -> list[int]:
+def _trials(job: Job) -> dict[int, Trial]:
     view = Study(job.cluster.postgres.url)
     try:
-        return [t.number for t in view.trials(job.study_name) if t.retried_from is not None]
+        return {t.number: t for t in view.trials(job.study_name)}
     finally:
         view.close()
 
