@@ -250,6 +250,11 @@ def finalize_job(
     with tempfile.TemporaryDirectory(prefix="prunesearch-bundle-") as tmp:
         summary["onnx_error"] = _save_best(result, Path(tmp) / "best")
         artifact = store.store_bundle(job_id, Path(tmp) / "best")
+    if store.cancel_requested(job_id):
+        # Cancelled while the bundle was written (seconds, with ONNX): the user's cancel
+        # wins; the bundle stays a whole, unreferenced artifact.
+        store.mark_cancelled(job_id)
+        return
     store.succeed(job_id, summary, artifact)
 
 

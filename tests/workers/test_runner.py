@@ -447,3 +447,27 @@ def test_a_prepare_cut_short_by_an_outage_is_prepared_by_its_retry(
 
     assert store.job(job_id).status == "running" and store.job(job_id).reference is not None
     assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+
+
+def test_a_cancel_while_the_bundle_is_written_ends_the_job_cancelled(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, OPTIONS)
+    _plan_met_elsewhere(store, spec, job_id)
+    run_slice(store, recorder, job_id, OPTIONS)
+    assert store.job(job_id).status == "finalizing"
+    write = store.store_bundle
+
+    def cancelled_meanwhile(job: str, folder: Path) -> str:
+        artifact = write(job, folder)
+        store.request_cancel(job)  # DELETE arrives while the bundle is being stored
+        return artifact
+
+    store.store_bundle = cancelled_meanwhile  # type: ignore[method-assign]
+    while store.job(job_id).status == "finalizing":
+        finalize_job(store, recorder, job_id, OPTIONS)
+
+    assert store.job(job_id).status == "cancelled"
+    assert store.job(job_id).best_artifact is None
