@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = Field(default=30, gt=0)
     stale_after_s: int = Field(default=300, gt=0)
     sweep_interval_s: int = Field(default=60, gt=0)
+    # Optuna's grace for a silent trial before it is failed and retried; unset: four
+    # trial heartbeats, at least 60 s.
+    trial_grace_s: int | None = Field(default=None, gt=0)
+    # Faults (README "Faults and limits"): the most slices of one job the workers run at
+    # once, and how long a database or broker outage may last before it fails a job.
+    max_parallelism: int = Field(default=8, ge=1)
+    outage_tolerance_s: float = Field(default=300.0, ge=0)
     # Each worker process records a heartbeat this often; /metrics counts a worker alive
     # while its last one is younger than three of these.
     worker_heartbeat_s: float = Field(default=15.0, gt=0)
@@ -59,8 +66,8 @@ class Settings(BaseSettings):
 
     # Upper bounds on what one job may cost, checked when it is submitted (422 naming the
     # spec field and the bound); service.jobs.COST_BOUNDS says which field each one bounds.
+    # (max_parallelism, above, also bounds search.parallelism at submission.)
     max_trials: int = Field(default=1000, ge=1, le=_INT32_MAX)
-    max_parallelism: int = Field(default=16, ge=1)
     max_epochs: int = Field(default=100, ge=0)
     max_finalists: int = Field(default=20, ge=1)
     max_batch_size: int = Field(default=4096, ge=1)
@@ -117,6 +124,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "need slice_seconds < task_time_limit_s < visibility_timeout_s, got "
                 f"{self.slice_seconds} / {self.task_time_limit_s} / {self.visibility_timeout_s}"
+            )
+        if self.trial_grace_s is not None and self.trial_grace_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"trial_grace_s ({self.trial_grace_s}) must exceed heartbeat_interval_s "
+                f"({self.heartbeat_interval_s}), or live trials are failed"
             )
         if not self.auth and not (self.embedded and is_loopback(self.host)):
             raise ValueError(

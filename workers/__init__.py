@@ -6,6 +6,7 @@ tasks (see :mod:`workers.runner`); :func:`make_celery` runs them on workers behi
 broker, :class:`EmbeddedDispatcher` in the calling process.
 """
 
+from workers._gate import TrialGate
 from workers.app import QUEUES, configure, make_celery
 from workers.dispatch import CeleryDispatcher, Dispatcher, EmbeddedDispatcher
 from workers.options import WorkerOptions
@@ -32,6 +33,7 @@ __all__ = [
     "EmbeddedDispatcher",
     "JobStore",
     "JobTicket",
+    "TrialGate",
     "WorkerOptions",
     "configure",
     "finalize_job",

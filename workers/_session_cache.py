@@ -24,13 +24,12 @@ from search.candidates import leaderboard
 from search.exceptions import SpecError
 from search.runner import make_storage
 from search.spec import SearchOptions
+from workers._gate import TrialGate
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
 # The cancel flag is a database read; epochs can be much shorter than a second.
 CANCEL_POLL_S = 1.0
-# At most this often an epoch end re-sends progress, which is also the job's heartbeat.
-MAX_BEAT_S = 60.0
 
 
 @dataclass
@@ -41,6 +40,8 @@ class JobCallback(SearchCallback):
     job_id: str
     beat_every_s: float
     session: SearchSession | None = None
+    # Held by a slice while it counts and starts a trial (see workers._gate).
+    gate: TrialGate | None = None
     progress: dict[str, float | int | str | None] = field(default_factory=dict)
     _cancelled: bool = False
     _polled_at: float = float("-inf")
@@ -61,6 +62,9 @@ class JobCallback(SearchCallback):
         self.beat()
 
     def should_stop(self) -> bool:
+        # The first thing a trial does is ask this: it exists now, the next may start.
+        if self.gate is not None:
+            self.gate.release()
         now = time.monotonic()
         if not self._cancelled and now - self._polled_at >= CANCEL_POLL_S:
             self._polled_at = now
@@ -90,6 +94,7 @@ class JobCallback(SearchCallback):
         progress (other processes may have moved the study on since)."""
         self.store = store
         self.progress = {}
+        self.gate = None
         self._cancelled = False
         self._polled_at = float("-inf")
 
@@ -187,8 +192,7 @@ def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:
         allowed_factories=options.allowed_factories,
         reference_weights=store.reference_path(ticket.id),
     )
-    beat_every_s = min(MAX_BEAT_S, options.stale_after_s / 5)
-    callback = JobCallback(store=store, job_id=ticket.id, beat_every_s=beat_every_s)
+    callback = JobCallback(store=store, job_id=ticket.id, beat_every_s=options.beat_every_s)
     session = SearchSession(
         prepared,
         storage=study_storage(store.storage_url, options),

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+import time
 
 import kombu.exceptions
 import redis.exceptions
 import sqlalchemy.exc
 
-# Retried with exponential backoff; anything else fails the job at once.
-MAX_RETRIES = 5
-_BACKOFF_BASE_S, _BACKOFF_MAX_S = 2.0, 120.0
+# Retried with exponential backoff until the outage outlasts the workers'
+# ``outage_tolerance_s``; anything else fails the job at once. The cap keeps a job from
+# idling long after the database or broker is back.
+_BACKOFF_BASE_S, _BACKOFF_MAX_S = 2.0, 30.0
 
 _ALWAYS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,  # connection refused or lost, server restarting, locked
@@ -43,3 +45,9 @@ def backoff_s(retries: int) -> float:
     that workers which failed together do not hammer the database together."""
     ceiling = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2.0**retries)
     return random.uniform(ceiling / 2, ceiling)
+
+
+def outage_outlasted(since: float, tolerance_s: float, now: float | None = None) -> bool:
+    """Whether an outage first seen at ``since`` (Unix time: retries run in other
+    processes) has lasted longer than ``tolerance_s``."""
+    return (time.time() if now is None else now) - since > tolerance_s

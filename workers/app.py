@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from kombu.entity import Exchange, Queue
 
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
-from workers._transient import MAX_RETRIES, backoff_s, is_transient
+from workers._transient import backoff_s, is_transient, outage_outlasted
 from workers.dispatch import CeleryDispatcher
 from workers.options import WorkerOptions
 from workers.store import JobStore
@@ -146,7 +147,10 @@ def _settings(options: WorkerOptions) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A broker reconnect must not kill the slices in flight: their work is not lost
+        # (trials are in the database), and a slice whose message came back twice ends at
+        # once when its job already runs as many slices as it may (runner.run_slice).
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # Every task ends before Redis would redeliver it to a second worker.
         "task_time_limit": options.task_time_limit_s,
         "task_soft_time_limit": options.soft_time_limit_s,
@@ -185,10 +189,11 @@ def _queues() -> list[Queue]:
 
 
 class JobTask(Task):  # type: ignore[misc]  # Celery ships no type hints
-    """Base of the tasks: retries transient errors with backoff; any other error (or the
-    last retry's) fails the job with a message, so no job is left running silently."""
+    """Base of the tasks: retries transient errors with backoff for as long as the outage
+    is within ``outage_tolerance_s``; any other error (or a transient one past the bound)
+    fails the job with a message, so no job is left running silently."""
 
-    max_retries = MAX_RETRIES
+    max_retries = None  # bounded by time instead (see _retrying)
     ignore_result = True
 
     def on_failure(
@@ -209,26 +214,51 @@ class JobTask(Task):  # type: ignore[misc]  # Celery ships no type hints
             )
             runner.fail_quietly(store, str(args[0]), message)
             return
+        if is_transient(exc):  # past the outage tolerance (see _retrying)
+            message = (
+                f"the database or broker was unreachable for over "
+                f"{options.outage_tolerance_s:g} s ({type(exc).__name__}: {exc}); submit the "
+                "job again once it is back (the operator can raise OUTAGE_TOLERANCE_S)"
+            )
+            runner.fail_quietly(store, str(args[0]), message)
+            return
         runner.fail_unexpected(store, str(args[0]), self.name, exc)
 
 
 @contextmanager
-def _retrying(task: Any) -> Iterator[None]:
+def _retrying(task: Any, options: WorkerOptions, outage_since: float | None) -> Iterator[None]:
+    """Retry a transient error with backoff until the outage, timed from its first error
+    (carried from retry to retry in the message), outlasts ``outage_tolerance_s``."""
     try:
         yield
     except Exception as exc:
         if not is_transient(exc):
             raise
+        since = time.time() if outage_since is None else outage_since
+        if outage_outlasted(since, options.outage_tolerance_s):
+            log.error(
+                "%s: transient errors for over %g s (the outage tolerance); giving up: %s",
+                task.name,
+                options.outage_tolerance_s,
+                exc,
+            )
+            raise
         retries = int(task.request.retries or 0)
         log.warning("%s: transient error (retry %d): %s", task.name, retries + 1, exc)
-        raise task.retry(exc=exc, countdown=backoff_s(retries)) from exc
+        args = list(task.request.args or [])
+        raise task.retry(
+            args=args,
+            kwargs={"outage_since": since},
+            exc=exc,
+            countdown=backoff_s(retries),
+        ) from exc
 
 
-def _job_task(name: str) -> Callable[[Any, str], None]:
-    def job_task(self: Any, job_id: str) -> None:
+def _job_task(name: str) -> Callable[..., None]:
+    def job_task(self: Any, job_id: str, outage_since: float | None = None) -> None:
         _name_this_worker(self)
         store, options = configured()
-        with _retrying(self):
+        with _retrying(self, options, outage_since):
             runner.run_task(name, store, CeleryDispatcher(self.app), job_id, options)
 
     job_task.__name__ = job_task.__qualname__ = name.rpartition(".")[2]
@@ -245,5 +275,10 @@ def _name_this_worker(task: Any) -> None:
 
 def _sweep(self: Any) -> None:
     store, options = configured()
-    with _retrying(self):
+    try:
         runner.sweep(store, CeleryDispatcher(self.app), options)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # Not retried: the next scheduled sweep is the retry (retries would pile up).
+        log.warning("sweep skipped: %s", exc)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import abc
+import itertools
 import logging
 import socket
 import threading
+import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
-from workers._transient import MAX_RETRIES, backoff_s, is_transient
+from workers._transient import backoff_s, is_transient, outage_outlasted
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
@@ -164,12 +166,18 @@ class EmbeddedDispatcher(Dispatcher):
     def _execute(self, task: str, job_id: str, queue: str) -> None:
         with self._idle:
             self._waiting[queue] -= 1
-        for attempt in range(MAX_RETRIES + 1):
+        outage_since: float | None = None
+        for attempt in itertools.count():
             try:
                 runner.run_task(task, self.store, self, job_id, self.options)
                 return
             except Exception as exc:
-                if is_transient(exc) and attempt < MAX_RETRIES and not self._closed.is_set():
+                if is_transient(exc) and outage_since is None:
+                    outage_since = time.time()
+                within = outage_since is not None and not outage_outlasted(
+                    outage_since, self.options.outage_tolerance_s
+                )
+                if is_transient(exc) and within and not self._closed.is_set():
                     delay = backoff_s(attempt)
                     log.warning("%s of job %s: %s; retrying in %.0f s", task, job_id, exc, delay)
                     self._closed.wait(delay)

@@ -9,6 +9,8 @@ __all__ = ["WorkerOptions"]
 # The soft limit raises in the task (a trial in flight fails, the job gets a message); the
 # hard limit kills the child a little later if the soft one was swallowed.
 _SOFT_FRACTION = 0.9
+# At most this long between two beats of a job's heartbeat by a task that runs it.
+_MAX_BEAT_S = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +39,12 @@ class WorkerOptions:
     worker_heartbeat_s: float = 15.0
     # How often the sweeper (celery beat, or the embedded pool's thread) looks for stale jobs.
     sweep_every_s: float = 60.0
+    # At most this many slices of one job run at once, whatever its spec asks: a spec's
+    # parallelism is a message count, and one job must not flood the broker.
+    max_parallelism: int = 8
+    # A database or broker outage shorter than this never fails a job: its task retries
+    # with backoff until the outage has lasted this long.
+    outage_tolerance_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.slice_trials < 1:
@@ -49,6 +57,12 @@ class WorkerOptions:
             raise ValueError(f"sweep_every_s must be positive, not {self.sweep_every_s}")
         if self.worker_heartbeat_s <= 0:
             raise ValueError(f"worker_heartbeat_s must be positive, not {self.worker_heartbeat_s}")
+        if self.max_parallelism < 1:
+            raise ValueError(f"max_parallelism must be at least 1, not {self.max_parallelism}")
+        if self.outage_tolerance_s < 0:
+            raise ValueError(
+                f"outage_tolerance_s must not be negative, not {self.outage_tolerance_s}"
+            )
         if self.max_tasks_per_child < 1:
             raise ValueError(
                 f"max_tasks_per_child must be at least 1, not {self.max_tasks_per_child}"
@@ -73,6 +87,16 @@ class WorkerOptions:
         if isinstance(self.allowed_factories, str):
             # A bare string would be read as a tuple of one-letter prefixes.
             raise TypeError("allowed_factories must be a tuple of module prefixes, not a str")
+
+    @property
+    def beat_every_s(self) -> float:
+        """How often a running task beats its job's heartbeat: several times per
+        ``stale_after_s``, so one late beat never makes a live job look stale."""
+        return min(_MAX_BEAT_S, self.stale_after_s / 5)
+
+    def slices_for(self, parallelism: int) -> int:
+        """How many slices of a job whose spec asks for ``parallelism`` run at once."""
+        return max(1, min(parallelism, self.max_parallelism))
 
     @property
     def soft_time_limit_s(self) -> float:

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workers._gate import LocalGate, TrialGate
+
 __all__ = ["JobStore", "JobTicket", "WorkerBeat"]
 
 
@@ -29,6 +31,7 @@ class JobTicket:
     status: str  # queued | running | finalizing | succeeded | failed | cancelled
     cancel_requested: bool
     device_kind: str  # the queue its slices run on: cpu | cuda
+    prepared: bool = False  # its reference figures are recorded (and its baselines queued)
 
     @property
     def is_final(self) -> bool:
@@ -73,6 +76,11 @@ class JobStore(abc.ABC):
         """queued -> running (True); True if already running; False for any other status."""
 
     @abc.abstractmethod
+    def begin_running(self, job_id: str) -> bool:
+        """queued -> running. True for exactly one caller (the one that prepares the job);
+        False for everyone else, whatever the status."""
+
+    @abc.abstractmethod
     def begin_finalizing(self, job_id: str) -> bool:
         """running -> finalizing. True for exactly one caller; False for everyone else."""
 
@@ -91,6 +99,10 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def requeue(self, job_id: str, message: str) -> None:
         """running -> queued, when the sweeper restarts a job whose runner vanished."""
+
+    @abc.abstractmethod
+    def beat(self, job_id: str) -> None:
+        """The job's runner is alive: its heartbeat (what :meth:`stale_jobs` reads) is now."""
 
     @abc.abstractmethod
     def cancel_requested(self, job_id: str) -> bool:
@@ -133,7 +145,14 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def stale_jobs(self, older_than_s: float) -> list[str]:
-        """Running jobs whose runner has not reported for ``older_than_s`` seconds."""
+        """Jobs not yet final (queued, running, finalizing) whose heartbeat (see
+        :meth:`beat`; for a job no task has beaten yet, its last status change) is older
+        than ``older_than_s`` seconds."""
+
+    @abc.abstractmethod
+    def ended_jobs(self, within_s: float) -> list[str]:
+        """Jobs that became final (succeeded, failed, cancelled) in the last ``within_s``
+        seconds."""
 
     @abc.abstractmethod
     def record_slice(
@@ -144,3 +163,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def record_heartbeat(self, beat: WorkerBeat) -> None:
         """Insert or update the beat's worker process, seen now."""
+
+    def trial_gate(self, job_id: str) -> TrialGate:
+        """The gate the start of the job's trials passes one at a time. This default
+        serves stores whose workers share one process; a store shared by processes
+        overrides it with a lock they all see."""
+        return LocalGate(job_id)

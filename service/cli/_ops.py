@@ -7,6 +7,7 @@ client commands must start without them.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,6 +120,16 @@ def worker(
             "--beat", help="Also run the periodic sweeper (on one worker of the cluster only)."
         ),
     ] = False,
+    hostname: Annotated[
+        str | None,
+        typer.Option(
+            "--hostname",
+            "-n",
+            help="The worker's node name, unique in the cluster; Celery's %h (host), "
+            "%n (host name), %d (domain) expand (default: prunesearch-<pid>@%h).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker for the search tasks (needs PRUNESEARCH_BROKER_URL)."""
     console = make_console(stderr=True)
@@ -131,7 +142,7 @@ def worker(
             EXIT_INPUT,
             hint="without a broker, `prunesearch serve` runs the jobs itself (embedded)",
         )
-    argv = worker_argv(settings, queues, concurrency, beat=beat)
+    argv = worker_argv(settings, queues, concurrency, beat=beat, hostname=hostname)
     from service._logging import configure_logging
     from service.worker import celery_app
 
@@ -141,9 +152,17 @@ def worker(
 
 
 def worker_argv(
-    settings: Settings, queues: str, concurrency: int | None, *, beat: bool
+    settings: Settings,
+    queues: str,
+    concurrency: int | None,
+    *,
+    beat: bool,
+    hostname: str | None = None,
 ) -> list[str]:
-    """Celery's command line for these options; exit 2 for an unknown queue."""
+    """Celery's command line for these options; exit 2 for an unknown queue.
+
+    The node name defaults to one per process (Celery's own default, ``celery@%h``, is the
+    same for every worker on a host: two of them would be counted as one)."""
     from workers import QUEUES
 
     names = [name.strip() for name in queues.split(",") if name.strip()]
@@ -155,7 +174,11 @@ def worker_argv(
             f"known: {', '.join(QUEUES)}",
             EXIT_INPUT,
         )
+    if hostname is not None and not hostname.strip():
+        fail(make_console(stderr=True), "--hostname: give a name, e.g. w1@%h", EXIT_INPUT)
+    node = hostname.strip() if hostname else f"prunesearch-{os.getpid()}@%h"
     argv = ["worker", "--queues", ",".join(names), "--loglevel", settings.log_level]
+    argv += ["--hostname", node]
     if concurrency is not None:
         argv += ["--concurrency", str(concurrency)]
     if beat:

@@ -24,6 +24,7 @@ from service.artifacts import ArtifactStore
 from service.db import Database, with_retry
 from service.exceptions import Conflict, InvalidTransition, NotFound
 from service.jobs._downloads import safe_stem
+from service.jobs._gate import AdvisoryGate
 from service.models import (
     Artifact,
     ArtifactKind,
@@ -35,7 +36,7 @@ from service.models import (
     transition,
     utcnow,
 )
-from workers import JobStore, JobTicket
+from workers import JobStore, JobTicket, TrialGate
 from workers.store import WorkerBeat
 
 __all__ = ["SqlJobStore"]
@@ -100,6 +101,16 @@ class SqlJobStore(JobStore):
 
         return self._tx(work)
 
+    def begin_running(self, job_id: str) -> bool:
+        def work(session: Session) -> bool:
+            job = _job(session, job_id)
+            if not _move(session, job, _S.RUNNING, "started", (_S.QUEUED,)):
+                return False
+            job.runner_heartbeat_at = utcnow()
+            return True
+
+        return self._tx(work)
+
     def begin_finalizing(self, job_id: str) -> bool:
         return self._change(job_id, _S.FINALIZING, "finalizing", (_S.RUNNING,))
 
@@ -127,6 +138,9 @@ class SqlJobStore(JobStore):
 
     def requeue(self, job_id: str, message: str) -> None:
         self._change(job_id, _S.QUEUED, message, (_S.RUNNING,))
+
+    def beat(self, job_id: str) -> None:
+        self._update(job_id, runner_heartbeat_at=utcnow())
 
     def cancel_requested(self, job_id: str) -> bool:
         return self._tx(lambda session: _job(session, job_id).cancel_requested)
@@ -217,8 +231,15 @@ class SqlJobStore(JobStore):
 
     def stale_jobs(self, older_than_s: float) -> list[str]:
         cutoff = utcnow() - timedelta(seconds=older_than_s)
-        seen = func.coalesce(Job.runner_heartbeat_at, Job.started_at, Job.updated_at)
-        statement = select(Job.id).where(Job.status == _S.RUNNING, seen < cutoff)
+        # A queued job has no heartbeat until a task beats it: its last change stands in.
+        seen = func.coalesce(Job.runner_heartbeat_at, Job.updated_at)
+        statement = select(Job.id).where(Job.status.in_(_NOT_FINAL), seen < cutoff)
+        return self._tx(lambda session: list(session.scalars(statement)))
+
+    def ended_jobs(self, within_s: float) -> list[str]:
+        cutoff = utcnow() - timedelta(seconds=within_s)
+        final = [status for status in _S if status.is_final]
+        statement = select(Job.id).where(Job.status.in_(final), Job.finished_at >= cutoff)
         return self._tx(lambda session: list(session.scalars(statement)))
 
     def record_slice(
@@ -268,6 +289,12 @@ class SqlJobStore(JobStore):
 
         self._tx(work)
 
+    def trial_gate(self, job_id: str) -> TrialGate:
+        # PostgreSQL: workers in many processes; SQLite: embedded, one process.
+        if self.database.engine.dialect.name == "postgresql":
+            return AdvisoryGate(self.database.engine, job_id)
+        return super().trial_gate(job_id)
+
     # -- internals --
 
     def _tx(self, work: Callable[[Session], T]) -> T:
@@ -309,6 +336,7 @@ def _ticket(job: Job) -> JobTicket:
         status=job.status.value,
         cancel_requested=job.cancel_requested,
         device_kind=job.device_kind.value,
+        prepared=job.reference is not None,
     )
 
 

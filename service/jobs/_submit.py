@@ -25,10 +25,8 @@ from service.models import (
     ArtifactKind,
     DeviceKind,
     Job,
-    JobStatus,
     add_job,
     find_idempotent_job,
-    transition,
 )
 from service.settings import Settings
 from workers import PREPARE, Dispatcher
@@ -42,7 +40,7 @@ _STUDY_NAME_LENGTH = 255  # the column's
 
 
 class QueueUnavailable(ServiceUnavailable):
-    """The job was stored but could not be queued (the broker is down); it is failed."""
+    """The broker cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -100,21 +98,17 @@ def submit_job(
 
 
 def enqueue_job(session: Session, dispatcher: Dispatcher, job: Job) -> None:
-    """Queue ``job``'s ``prepare`` task on its device's queue. If that fails, the job is
-    failed with a message (rather than left queued with nothing to run it).
+    """Queue ``job``'s ``prepare`` task on its device's queue.
 
-    Raises:
-        QueueUnavailable: the dispatcher refused (a broker that cannot be reached).
-    """
+    A broker that cannot take the message leaves the job queued, not failed: the sweeper
+    queues every queued job whose message went missing once it has been quiet for
+    ``stale_after_s`` (the same recovery as an API killed between storing and queueing),
+    so a broker outage delays the job instead of failing it."""
+    del session  # the job is committed already; nothing to change on failure
     try:
         dispatcher.enqueue(PREPARE, job.id, queue=job.device_kind.value)
-    except Exception as exc:
-        log.exception("could not queue job %s", job.id)
-        message = f"could not queue the job ({type(exc).__name__}: {exc}); submit it again"
-        if job.status is JobStatus.QUEUED:
-            transition(session, job, JobStatus.FAILED, message)
-            session.commit()
-        raise QueueUnavailable(message) from exc
+    except Exception:
+        log.exception("could not queue job %s; the sweeper will queue it", job.id)
 
 
 def study_name(spec: SearchSpec, job_id: str) -> str:

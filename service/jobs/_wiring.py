@@ -27,11 +27,13 @@ def worker_options(settings: Settings) -> WorkerOptions:
         broker_url=settings.broker_url,
         visibility_timeout_s=settings.visibility_timeout_s,
         task_time_limit_s=settings.task_time_limit_s,
-        # A trial silent for a few heartbeats is failed and retried (no setting of its own).
+        # A trial silent for a few heartbeats is failed and retried.
         trial_heartbeat_s=settings.heartbeat_interval_s,
-        trial_grace_s=max(60, 4 * settings.heartbeat_interval_s),
+        trial_grace_s=settings.trial_grace_s or max(60, 4 * settings.heartbeat_interval_s),
         worker_heartbeat_s=settings.worker_heartbeat_s,
         sweep_every_s=float(settings.sweep_interval_s),
+        max_parallelism=settings.max_parallelism,
+        outage_tolerance_s=settings.outage_tolerance_s,
     )
 
 

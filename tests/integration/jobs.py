@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import torch
 from sqlalchemy import Engine, create_engine, text
 
 from service.settings import normalize_database_url
@@ -251,3 +252,44 @@ _OPTUNA_FINISHED = re.compile(r"Trial (\d+) (?:finished|pruned)")
 def trials_logged(log_text: str) -> set[int]:
     """Numbers of the trials a worker's log says finished there (Optuna's own lines)."""
     return {int(number) for number in _OPTUNA_FINISHED.findall(log_text)}
+
+
+def task_in_progress(log: str, task: str = "run_slice") -> str | None:
+    """The id of the ``workers.<task>`` task the worker's log shows received and not yet
+    ended."""
+    received = re.findall(rf"Task workers\.{task}\[([0-9a-f-]+)\] received", log)
+    if not received:
+        return None
+    task_id = received[-1]
+    ended = re.search(rf"Task workers\.{task}\[{task_id}\] (succeeded|failed|raised|retry)", log)
+    return None if ended else task_id
+
+
+def slice_in_progress(log: str) -> str | None:
+    """The id of the run_slice task the worker's log shows received and not yet ended."""
+    return task_in_progress(log, "run_slice")
+
+
+# --- sizing jobs to this machine ----------------------------------------------------------
+
+
+def seconds_per_proxy_epoch(samples: int) -> float:
+    """One proxy epoch's time here and now (one thread, like a worker): fine-tune a small
+    CNN of about the pruned size on ``samples`` digits, validating each epoch."""
+    from torch.utils.data import Subset
+
+    from pruning import finetune, zoo
+    from pruning.data import load_builtin
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        splits = load_builtin("digits", val_fraction=0.1, seed=0)
+        model = zoo.build("small_cnn", num_classes=10, in_channels=1, width=5)
+        train = Subset(splits.train, range(min(samples, len(splits.train))))
+        finetune(model, train, epochs=1, val_data=splits.val)  # warm-up
+        start = time.perf_counter()
+        finetune(model, train, epochs=3, val_data=splits.val)
+        return (time.perf_counter() - start) / 3
+    finally:
+        torch.set_num_threads(threads)

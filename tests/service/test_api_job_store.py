@@ -7,6 +7,7 @@ import math
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from service.artifacts import ArtifactStore
 from service.db import Database, migrate
 from service.jobs import SqlJobStore
-from service.models import Artifact, ArtifactKind, Candidate, Job, JobStatus
+from service.models import Artifact, ArtifactKind, Candidate, Job, JobStatus, utcnow
 from tests.service.factories import make_job
 
 
@@ -186,3 +187,46 @@ def test_progress_from_parallel_slices_never_goes_backwards(store: SqlJobStore) 
         row = session.get(Job, job.id)
         assert row is not None
         assert (row.trials_done, row.trials_failed, row.best_score) == (6, 2, 0.9)
+
+
+def test_exactly_one_caller_begins_running_a_queued_job(store: SqlJobStore) -> None:
+    job = _job(store)
+
+    with ThreadPoolExecutor(4) as pool:
+        won = list(pool.map(lambda _: store.begin_running(job.id), range(4)))
+
+    assert sorted(won) == [False, False, False, True]
+    assert store.load(job.id).status == "running"
+    assert not store.load(job.id).prepared
+    store.record_reference(job.id, {"params": 10})
+    assert store.load(job.id).prepared
+    with pytest.raises(KeyError):
+        store.begin_running("missing")
+
+
+def test_every_job_not_yet_final_can_go_stale_and_a_beat_freshens_it(store: SqlJobStore) -> None:
+    jobs = {status: _job(store, status) for status in JobStatus}
+
+    stale = set(store.stale_jobs(0.0))
+    not_final = {job.id for status, job in jobs.items() if not status.is_final}
+    assert not_final <= stale
+    assert not stale & {job.id for status, job in jobs.items() if status.is_final}
+
+    queued = jobs[JobStatus.QUEUED].id
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    store._update(queued, updated_at=an_hour_ago)  # queued an hour ago, its message lost
+    assert queued in store.stale_jobs(60.0)
+    store.beat(queued)
+    assert queued not in store.stale_jobs(60.0)
+    with pytest.raises(KeyError):
+        store.beat("missing")
+
+
+def test_ended_jobs_are_those_that_became_final_lately(store: SqlJobStore) -> None:
+    running, ended = _job(store, JobStatus.RUNNING), _job(store, JobStatus.RUNNING)
+    store.fail(ended.id, "gave up")
+
+    recent = store.ended_jobs(3600.0)
+
+    assert ended.id in recent and running.id not in recent
+    assert ended.id not in store.ended_jobs(0.0)

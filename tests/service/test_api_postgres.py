@@ -112,3 +112,32 @@ def test_cancel_a_queued_job(env: ApiEnv) -> None:
 
     assert cancelled["status"] == "cancelled"
     assert [e["to_status"] for e in cancelled["events"]] == ["queued", "cancelled"]
+
+
+def test_the_trial_gate_lets_one_process_at_a_time_start_a_jobs_trial(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    from service.db import Database
+    from service.jobs._gate import AdvisoryGate
+
+    # Two stores on two engines: two worker processes, as far as PostgreSQL can tell.
+    other = Database(env.database.engine.url.render_as_string(hide_password=False))
+    first = SqlJobStore(env.database, ArtifactStore(tmp_path)).trial_gate("job-a")
+    second = AdvisoryGate(other.engine, "job-a", wait_s=0.3)
+    unrelated = SqlJobStore(other, ArtifactStore(tmp_path)).trial_gate("job-b")
+    try:
+        first.acquire()
+        unrelated.acquire()  # another job's gate is another lock
+        unrelated.release()
+
+        second.acquire()  # times out: goes on without the gate, holding nothing
+        assert second._connection is None
+
+        first.release()
+        first.release()  # idempotent
+        second.acquire()
+        assert second._connection is not None
+    finally:
+        for gate in (first, second, unrelated):
+            gate.release()
+        other.dispose()

@@ -193,6 +193,21 @@ def test_worker_without_a_broker_exits_2() -> None:
     assert empty.exit_code == 2 and "no broker configured" in empty.stderr
 
 
+def test_each_worker_process_gets_its_own_node_name_unless_one_is_given() -> None:
+    from service.cli._ops import worker_argv
+    from service.settings import Settings
+
+    settings = Settings(broker_url="redis://127.0.0.1:6379/0")
+
+    default = worker_argv(settings, "cpu", 1, beat=False)
+    named = worker_argv(settings, "cpu", 1, beat=False, hostname="w1@%h")
+
+    node = default[default.index("--hostname") + 1]
+    # Unique per process (two workers on one host are two workers), expanded by Celery.
+    assert node == f"prunesearch-{os.getpid()}@%h"
+    assert named[named.index("--hostname") + 1] == "w1@%h"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

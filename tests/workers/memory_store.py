@@ -75,6 +75,7 @@ class MemoryStore(JobStore):
                 device_kind=device_kind,
             )
             job.events.append(("queued", None, self.clock()))
+            job.heartbeat_at = self.clock()  # its last change, as the SQL store's updated_at
             self._jobs[job_id] = job
         return job_id
 
@@ -113,6 +114,7 @@ class MemoryStore(JobStore):
                 status=job.status,
                 cancel_requested=job.cancel_requested,
                 device_kind=job.device_kind,
+                prepared=job.reference is not None,
             )
 
     def start(self, job_id: str) -> bool:
@@ -122,6 +124,13 @@ class MemoryStore(JobStore):
                 self._move(job, "running")
                 job.heartbeat_at = self.clock()
             return job.status == "running"
+
+    def begin_running(self, job_id: str) -> bool:
+        with self._lock:
+            if not self._transition(job_id, ("queued",), "running"):
+                return False
+            self._jobs[job_id].heartbeat_at = self.clock()
+            return True
 
     def begin_finalizing(self, job_id: str) -> bool:
         return self._transition(job_id, ("running",), "finalizing")
@@ -143,6 +152,10 @@ class MemoryStore(JobStore):
 
     def requeue(self, job_id: str, message: str) -> None:
         self._transition(job_id, ("running",), "queued", message)
+
+    def beat(self, job_id: str) -> None:
+        with self._lock:
+            self._jobs[job_id].heartbeat_at = self.clock()
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._lock:
@@ -208,7 +221,16 @@ class MemoryStore(JobStore):
             return [
                 job.id
                 for job in self._jobs.values()
-                if job.status == "running" and now - job.heartbeat_at > older_than_s
+                if job.status not in FINAL and now - job.heartbeat_at > older_than_s
+            ]
+
+    def ended_jobs(self, within_s: float) -> list[str]:
+        now = self.clock()
+        with self._lock:
+            return [
+                job.id
+                for job in self._jobs.values()
+                if job.status in FINAL and now - job.events[-1][2] <= within_s
             ]
 
     def record_slice(
@@ -246,3 +268,5 @@ class MemoryStore(JobStore):
     def _move(self, job: StoredJob, target: str, note: str | None = None) -> None:
         job.status = target
         job.events.append((target, note, self.clock()))
+        if target == "queued":
+            job.heartbeat_at = self.clock()  # requeued: its last change, no runner yet

@@ -8,6 +8,7 @@ in-memory transport.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import sqlalchemy.exc
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
+import workers._transient as transient_module
 import workers.app as app_module
 from tests.specs import tiny
 from tests.workers.conftest import OPTIONS
@@ -58,6 +60,8 @@ def test_celery_is_configured_for_bounded_redeliverable_json_tasks() -> None:
     assert list(conf.accept_content) == ["json"]
     assert conf.task_acks_late is True
     assert conf.task_reject_on_worker_lost is True
+    # A broker reconnect leaves the slices in flight running.
+    assert conf.worker_cancel_long_running_tasks_on_connection_loss is False
     assert conf.worker_prefetch_multiplier == 1
     visibility = conf.broker_transport_options["visibility_timeout"]
     assert visibility == 7200
@@ -87,6 +91,8 @@ def test_the_tasks_are_registered_by_name(app: Celery) -> None:
         ({"stale_after_s": 0}, "stale_after_s"),
         ({"max_tasks_per_child": 0}, "max_tasks_per_child"),
         ({"trial_heartbeat_s": 60, "trial_grace_s": 60}, "trial_grace_s"),
+        ({"max_parallelism": 0}, "max_parallelism"),
+        ({"outage_tolerance_s": -1}, "outage_tolerance_s"),
     ],
 )
 def test_invalid_options_are_refused(kwargs: dict[str, Any], words: str) -> None:
@@ -169,21 +175,72 @@ def test_transient_errors_are_retried_then_the_task_goes_on(
     assert store.job(job_id).status == "cancelled"
 
 
-def test_a_job_whose_database_stays_away_fails_after_the_last_retry(
-    app: Celery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class OutageClock:
+    """Wall-clock time for the retry bound: each failed ``load`` of a FlakyStore costs
+    ``step_s`` seconds of outage."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 1_000_000.0, step_s
+
+    def time(self) -> float:
+        return self.now
+
+
+class SlowFlakyStore(FlakyStore):
+    def __init__(self, *args: Any, clock: OutageClock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outage = clock
+
+    def load(self, job_id: str) -> JobTicket:
+        if self.errors:
+            self.outage.now += self.outage.step_s
+        return super().load(job_id)
+
+
+@pytest.fixture
+def outage_clock(monkeypatch: pytest.MonkeyPatch) -> OutageClock:
+    clock = OutageClock(step_s=60.0)
     monkeypatch.setattr(app_module, "backoff_s", lambda retries: 0.0)
-    store = FlakyStore(tmp_path, "sqlite://", errors=[_storage_error() for _ in range(10)])
+    monkeypatch.setattr(app_module, "time", clock)
+    monkeypatch.setattr(transient_module, "time", clock)
+    return clock
+
+
+def test_an_outage_within_the_tolerance_never_fails_the_job(
+    app: Celery, tmp_path: Path, outage_clock: OutageClock
+) -> None:
+    # Ten failed loads a minute apart: a 10-minute outage, within a 15-minute tolerance.
+    errors = [_storage_error() for _ in range(10)]
+    store = SlowFlakyStore(tmp_path, "sqlite://", errors=errors, clock=outage_clock)
+    job_id = store.submit(tiny())
+    store.request_cancel(job_id)
+    configure(lambda: store, replace(OPTIONS, outage_tolerance_s=900.0))
+
+    result = app.tasks[RUN_SLICE].apply(args=[job_id])
+
+    assert result.successful()
+    assert store.loads == 11
+    assert store.job(job_id).status == "cancelled"
+
+
+def test_a_job_whose_database_stays_away_fails_once_the_outage_outlasts_the_tolerance(
+    app: Celery, tmp_path: Path, outage_clock: OutageClock
+) -> None:
+    store = SlowFlakyStore(
+        tmp_path, "sqlite://", errors=[_storage_error() for _ in range(10)], clock=outage_clock
+    )
     job_id = store.submit(tiny())
     store.start(job_id)
-    configure(lambda: store, OPTIONS)
+    configure(lambda: store, replace(OPTIONS, outage_tolerance_s=250.0))
 
     result = app.tasks[RUN_SLICE].apply(args=[job_id])
 
     assert result.failed()
-    assert store.loads == 6  # the first try and five retries
+    # Timed from the first error: retried at +60 ... +240 s, given up at +300 s.
+    assert store.loads == 6
     assert store.job(job_id).status == "failed"
-    assert "StorageInternalError" in (store.job(job_id).error or "")
+    error = store.job(job_id).error or ""
+    assert "unreachable for over 250 s" in error and "StorageInternalError" in error
 
 
 @pytest.mark.parametrize(

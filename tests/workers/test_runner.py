@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from search import SearchSession, SearchSpec, prepare
@@ -217,6 +218,31 @@ def test_the_finals_wait_for_a_trial_still_running_elsewhere(
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_slice_runs_only_the_trials_the_plan_lacks_counting_those_in_flight(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    spec = tiny(search={"n_trials": 3, "parallelism": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, OPTIONS)
+    storage = study_storage(store.storage_url, OPTIONS)
+    study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
+    for trial in (study.ask(), study.ask()):  # the two baselines, done elsewhere
+        study.tell(trial, 0.5)
+    live = study.ask()  # the third and last: in flight on another worker
+    recorder.calls.clear()
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    # Nothing more to run here: look again later (no fourth trial).
+    assert recorder.tasks() == [RUN_SLICE] and recorder.countdowns[-1] > 0
+    assert len(_study(store, job_id).get_trials()) == 3
+    study.tell(live, 0.5)
+    run_slice(store, recorder, job_id, OPTIONS)
+    assert recorder.tasks() == [RUN_SLICE, FINALIZE]
+    assert len(_study(store, job_id).get_trials()) == 3
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 def test_a_dead_trial_is_failed_after_its_grace_and_its_retry_runs_before_the_finals(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
@@ -234,11 +260,10 @@ def test_a_dead_trial_is_failed_after_its_grace_and_its_retry_runs_before_the_fi
     time.sleep(3)
     recorder.calls.clear()
 
-    run_slice(store, recorder, job_id, options)  # fails the dead trial: its retry waits
-    assert recorder.tasks() == [RUN_SLICE]
-    run_slice(store, recorder, job_id, options)  # runs the retry, then the finals
+    # Fails the dead trial first, so its retry waits; runs it; then the finals.
+    run_slice(store, recorder, job_id, options)
 
-    assert recorder.tasks() == [RUN_SLICE, FINALIZE]
+    assert recorder.tasks() == [FINALIZE]
     trials = _study(store, job_id).get_trials()
     assert trials[dead.number].state == TrialState.FAIL
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
@@ -269,35 +294,145 @@ def test_finalize_runs_only_for_a_finalizing_job(
     assert store.job(job_id).status == "running"
 
 
-def test_sweep_restarts_only_jobs_whose_runner_went_quiet(
+def test_sweep_queues_the_right_task_for_every_quiet_job_and_only_for_those(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit, clock: Clock
 ) -> None:
-    quiet, prepared_quiet, lively, queued = (submit(tiny(), device_kind="cuda") for _ in range(4))
-    store.start(quiet)  # died while preparing: no study yet
+    lost, quiet, prepared_quiet, lively, finalizing, cancelled = (
+        submit(tiny(search={"parallelism": 2}), device_kind="cuda") for _ in range(6)
+    )
+    store.begin_running(quiet)  # died while preparing: no study yet
     prepare_job(store, recorder, prepared_quiet, OPTIONS)
+    for job_id in (finalizing, cancelled):
+        store.start(job_id)
+    store.begin_finalizing(finalizing)
+    store.request_cancel(cancelled)
     recorder.calls.clear()
     clock.now += OPTIONS.stale_after_s + 1
-    store.start(lively)
+    store.start(lively)  # beats now
+    fresh = submit(tiny(), device_kind="cuda")  # its prepare message is in the queue
 
-    restarted = sweep(store, recorder, OPTIONS)
+    recovered = sweep(store, recorder, OPTIONS)
 
-    assert sorted(restarted) == sorted([quiet, prepared_quiet])
+    assert sorted(recovered) == sorted([lost, quiet, prepared_quiet, finalizing, cancelled])
     assert sorted(recorder.calls) == sorted(
-        [(PREPARE, quiet, "cuda"), (PREPARE, prepared_quiet, "cuda")]
+        [
+            (PREPARE, lost, "cuda"),  # its message was lost
+            (PREPARE, quiet, "cuda"),
+            (RUN_SLICE, prepared_quiet, "cuda"),
+            (RUN_SLICE, prepared_quiet, "cuda"),  # its parallelism
+            (FINALIZE, finalizing, "cuda"),
+        ]
     )
-    for job_id in (quiet, prepared_quiet):
-        status, note, _ = store.job(job_id).events[-1]
-        assert (status, note) == ("queued", "runner vanished; restarted")
+    status, note, _ = store.job(quiet).events[-1]
+    assert (status, note) == ("queued", "runner vanished; restarted")
+    assert store.job(prepared_quiet).status == "running"  # prepared: not prepared again
+    assert store.job(cancelled).status == "cancelled"  # nothing ran it to honour the cancel
     assert store.job(lively).status == "running"
-    assert store.job(queued).status == "queued"
+    assert store.job(fresh).status == "queued"
 
-    # The restart prepares the job again and puts its slices back.
+    # The tasks queued get a whole stale period before the next sweep queues them again.
     recorder.calls.clear()
-    prepare_job(store, recorder, prepared_quiet, OPTIONS)
-    assert recorder.calls == [(RUN_SLICE, prepared_quiet, "cuda")]
-    waiting = _study(store, prepared_quiet).get_trials(states=(TrialState.WAITING,))
+    assert sweep(store, recorder, OPTIONS) == []
+    assert recorder.calls == []
+
+
+def test_prepare_is_idempotent(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 2}))
+    prepare_job(store, recorder, job_id, OPTIONS)
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+
+    # A second prepare (redelivered, or queued again by the sweeper) adds nothing.
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+    waiting = _study(store, job_id).get_trials(states=(TrialState.WAITING,))
     # The three baselines and the warm starts that fill the plan, enqueued once.
     assert len(waiting) == SearchSpec.parse(tiny()).search.n_trials
+    assert sorted({t.user_attrs["kind"] for t in waiting}) == [
+        "global",
+        "search",
+        "sensitivity",
+        "uniform",
+    ]
+
+
+def test_parallelism_is_bounded_by_the_workers_setting(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 1_000_000}))
+
+    prepare_job(store, recorder, job_id, replace(OPTIONS, max_parallelism=3))
+
+    assert recorder.tasks() == [RUN_SLICE] * 3
+
+
+def test_a_cancel_stops_the_slices_being_queued(store: MemoryStore, submit: Submit) -> None:
+    job_id = submit(tiny(search={"parallelism": 8}))
+
+    class CancelAfterTwo(RecordingDispatcher):
+        def enqueue(self, task: str, job_id: str, **kwargs: Any) -> None:
+            super().enqueue(task, job_id, **kwargs)
+            if len(self.calls) == 2:
+                store.request_cancel(job_id)
+
+    recorder = CancelAfterTwo()
+    prepare_job(store, recorder, job_id, OPTIONS)
+
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_a_slice_beyond_the_parallelism_ends_its_chain(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 1, "n_trials": 4}))
+    prepare_job(store, recorder, job_id, OPTIONS)
+    recorder.calls.clear()
+    # Another worker's trial is in flight: this job may run one slice at a time.
+    storage = study_storage(store.storage_url, OPTIONS)
+    running = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage).ask()
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    assert recorder.calls == []  # no continuation: the duplicate's chain ended
+    trials = _study(store, job_id).get_trials()
+    assert [t.number for t in trials if t.state == TrialState.RUNNING] == [running.number]
+    assert not [t for t in trials if t.state == TrialState.COMPLETE]
+
+
+def test_a_slice_of_a_queued_job_leaves_it_to_prepare(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny())
+
+    run_slice(store, recorder, job_id, OPTIONS)
+
+    assert store.job(job_id).status == "queued"
+    assert recorder.calls == []
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_sweep_fails_the_dead_trials_of_a_job_that_ended(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    options = replace(OPTIONS, trial_heartbeat_s=1, trial_grace_s=2)
+    job_id = submit(tiny())
+    prepare_job(store, recorder, job_id, options)
+    storage = study_storage(store.storage_url, options)
+    study = optuna.load_study(study_name=store.load(job_id).study_name, storage=storage)
+    dead = study.ask()
+    storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
+    store.fail(job_id, "internal error")  # its slice failed; the trial was left RUNNING
+    recorder.calls.clear()
+    time.sleep(3)
+
+    sweep(store, recorder, options)
+
+    assert _study(store, job_id).get_trials()[dead.number].state == TrialState.FAIL
+    assert recorder.calls == []  # an ended job is not restarted
+    assert store.job(job_id).status == "failed"
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
@@ -321,3 +456,52 @@ def test_sweep_fails_the_vanished_runners_trial_and_queues_its_retry(
     assert trials[dead.number].state == TrialState.FAIL
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
     assert len(retry) == 1 and retry[0].state == TrialState.WAITING
+
+
+def test_a_prepare_cut_short_by_an_outage_is_prepared_by_its_retry(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    job_id = submit(tiny(search={"parallelism": 2}))
+    lost = sqlalchemy.exc.OperationalError("UPDATE", {}, ConnectionError("server closed"))
+    record = store.record_reference
+    calls: list[str] = []
+
+    def flaky(job: str, reference: Any) -> None:
+        calls.append(job)
+        if len(calls) == 1:
+            raise lost
+        record(job, reference)
+
+    store.record_reference = flaky  # type: ignore[method-assign]
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        prepare_job(store, recorder, job_id, OPTIONS)
+    assert store.job(job_id).status == "queued"  # its retry may prepare it
+
+    prepare_job(store, recorder, job_id, OPTIONS)  # the retry
+
+    assert store.job(job_id).status == "running" and store.job(job_id).reference is not None
+    assert recorder.tasks() == [RUN_SLICE, RUN_SLICE]
+
+
+def test_a_cancel_while_the_bundle_is_written_ends_the_job_cancelled(
+    store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
+) -> None:
+    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    job_id = submit(spec)
+    prepare_job(store, recorder, job_id, OPTIONS)
+    _plan_met_elsewhere(store, spec, job_id)
+    run_slice(store, recorder, job_id, OPTIONS)
+    assert store.job(job_id).status == "finalizing"
+    write = store.store_bundle
+
+    def cancelled_meanwhile(job: str, folder: Path) -> str:
+        artifact = write(job, folder)
+        store.request_cancel(job)  # DELETE arrives while the bundle is being stored
+        return artifact
+
+    store.store_bundle = cancelled_meanwhile  # type: ignore[method-assign]
+    while store.job(job_id).status == "finalizing":
+        finalize_job(store, recorder, job_id, OPTIONS)
+
+    assert store.job(job_id).status == "cancelled"
+    assert store.job(job_id).best_artifact is None

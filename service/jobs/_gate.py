@@ -1,0 +1,64 @@
+"""The trial gate of :class:`workers.TrialGate` for workers in many processes: a
+PostgreSQL advisory lock on the job, held on a connection of its own (the server drops it
+with the connection if its holder dies)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from sqlalchemy import Connection, Engine, func, select
+
+from workers import TrialGate
+
+__all__ = ["AdvisoryGate"]
+
+log = logging.getLogger(__name__)
+
+# A holder keeps the gate from its count to its trial's first callback: well under a
+# second. Past this a holder that hangs is ignored rather than stopping the job.
+WAIT_S = 30.0
+_POLL_S = 0.05
+
+
+class AdvisoryGate(TrialGate):
+    def __init__(self, engine: Engine, job_id: str, *, wait_s: float = WAIT_S) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.wait_s = wait_s
+        digest = hashlib.sha256(f"prunesearch-trial-gate:{job_id}".encode()).digest()
+        self.key = int.from_bytes(digest[:8], "big", signed=True)  # PostgreSQL's bigint
+        self._connection: Connection | None = None
+
+    def acquire(self) -> None:
+        connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + self.wait_s
+        try:
+            while not connection.scalar(select(func.pg_try_advisory_lock(self.key))):
+                if time.monotonic() >= deadline:
+                    log.warning(
+                        "trial gate of job %s held for over %g s; going on without it",
+                        self.job_id,
+                        self.wait_s,
+                    )
+                    connection.close()
+                    return
+                time.sleep(_POLL_S)
+        except BaseException:
+            connection.invalidate()  # a lock it may hold goes with the connection
+            connection.close()
+            raise
+        self._connection = connection
+
+    def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.scalar(select(func.pg_advisory_unlock(self.key)))
+        except Exception as exc:
+            log.warning("trial gate of job %s: unlock failed (%s); dropping it", self.job_id, exc)
+            connection.invalidate()  # the server releases the lock with the connection
+        finally:
+            connection.close()
