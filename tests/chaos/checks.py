@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from tests.integration.jobs import (
     figures,
     get_job,
     leaderboard,
-    seconds_per_proxy_epoch,
+    rung_item_in_progress,
+    seconds_per_step,
     task_in_progress,
     watch_job,
 )
@@ -31,23 +31,31 @@ from tests.integration.processes import Process, wait_for
 from tests.specs import tiny
 
 N_TRIALS = 6
-TRIAL_S = 2.5  # long enough to land a fault inside one
+ITEM_S = 2.5  # a rung item's fine-tune: long enough to land a fault inside one
 # The job alone takes well under a minute here; a fault may add a few recoveries.
 JOB_BOUND_S = 120.0 + 3 * RECOVERY_S
 
 
 @functools.cache
-def proxy_epochs() -> int:
-    """Proxy epochs for trials of about TRIAL_S seconds on this machine, now."""
-    return max(3, min(100, round(TRIAL_S / (seconds_per_proxy_epoch(512) + 0.04))))
+def rung_steps() -> int:
+    """Rung steps for items of about ITEM_S seconds on this machine, now."""
+    return max(20, min(5000, round(ITEM_S / seconds_per_step())))
 
 
 def chaos_spec(name: str, **sections: dict[str, Any]) -> dict[str, Any]:
-    """The tiny digits job (tests/specs.py), six trials on two slices, trials of a few
-    seconds (no pruner: each runs to its end), with ``sections`` overriding it."""
+    """The tiny digits job (tests/specs.py): six screened candidates on two slices, then
+    one rung of the baselines and up to three searched candidates, each item a few seconds
+    of fine-tuning (where a search spends its time, so where a fault lands), with
+    ``sections`` overriding it."""
     body = tiny(
-        search={"n_trials": N_TRIALS, "parallelism": 2, "pruner": "none", "seed": 0},
-        finetune={"proxy_epochs": proxy_epochs(), "final_epochs": 2, "finalists": 1},
+        search={"n_trials": N_TRIALS, "parallelism": 2, "seed": 0},
+        finetune={
+            "rung_candidates": 3,
+            "rungs": 1,
+            "rung_steps": rung_steps(),
+            "final_epochs": 2,
+            "finalists": 1,
+        },
     )
     body["name"] = name
     for section, values in sections.items():
@@ -116,49 +124,38 @@ def busy_worker(cluster: Cluster, task: str) -> Process | None:
     return busy[-1] if busy else None
 
 
-def trial_worker(cluster: Cluster, job_id: str, number: int) -> Process | None:
-    """The worker whose log shows trial ``number`` of the job started and not finished."""
-    for worker in cluster.workers:
-        log = worker.log_text()
-        if f"[job={job_id} trial={number}]: trial {number} started" in log and not re.search(
-            rf"\[job={job_id} trial={number}\]: trial {number} finished", log
-        ):
-            return worker
-    return None
-
-
 @dataclass
-class MidTrial:
-    """A trial some epochs into its fine-tune, the worker running it, and the candidates
-    finished before the fault."""
+class MidWork:
+    """A rung item under way, the worker training it, and the candidates finished
+    before the fault."""
 
     number: int
     worker: Process
     before: dict[int, dict[str, Any]]
 
 
-def wait_mid_trial(job: Job, *, done: int = 2) -> MidTrial:
-    """Wait until ``done`` trials finished and one is some epochs into its fine-tune."""
+def wait_mid_rung(job: Job) -> MidWork:
+    """Wait until screening is done and a worker is inside a rung item's fine-tune (its
+    log shows the item started and not finished, and the study holds its claim)."""
     view = job.study()
 
-    def mid_trial() -> MidTrial | None:
-        if job.get()["progress"]["trials_done"] < done:
-            return None
+    def mid_rung() -> MidWork | None:
         before = job.finished()
-        reported = view.epochs_reported(job.study_name)
-        for number, count in reported.items():
-            if 2 <= count <= proxy_epochs() * 2 // 3:
-                victim = trial_worker(job.cluster, job.id, number)
-                if victim is not None:
-                    return MidTrial(number, victim, before)
+        attrs = view.attrs(job.study_name)
+        for worker in job.cluster.workers:
+            number = rung_item_in_progress(worker.log_text())
+            if number is None or f"rung:1:{number}" in attrs:
+                continue
+            if f"claim:rung:1:{number}" in attrs:
+                return MidWork(number, worker, before)
         return None
 
     try:
-        found: MidTrial = wait_for(
-            mid_trial,
+        found: MidWork = wait_for(
+            mid_rung,
             timeout=JOB_BOUND_S,
             interval=0.05,
-            what="a trial under way",
+            what="a rung item under way",
             on_timeout=job.describe,
         )
     finally:

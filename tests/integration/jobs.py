@@ -273,11 +273,9 @@ def slice_in_progress(log: str) -> str | None:
 # --- sizing jobs to this machine ----------------------------------------------------------
 
 
-def seconds_per_proxy_epoch(samples: int) -> float:
-    """One proxy epoch's time here and now (one thread, like a worker): fine-tune a small
-    CNN of about the pruned size on ``samples`` digits, validating each epoch."""
-    from torch.utils.data import Subset
-
+def seconds_per_step() -> float:
+    """One rung fine-tune step here and now (one thread, like a worker): a small CNN on
+    digits, distilled from a second one, as a rung trains."""
     from pruning import finetune, zoo
     from pruning.data import load_builtin
 
@@ -285,11 +283,23 @@ def seconds_per_proxy_epoch(samples: int) -> float:
     torch.set_num_threads(1)
     try:
         splits = load_builtin("digits", val_fraction=0.1, seed=0)
+        teacher = zoo.build("small_cnn", num_classes=10, in_channels=1, width=8)
         model = zoo.build("small_cnn", num_classes=10, in_channels=1, width=5)
-        train = Subset(splits.train, range(min(samples, len(splits.train))))
-        finetune(model, train, epochs=1, val_data=splits.val)  # warm-up
+        finetune(model, splits.train, epochs=1, max_batches=5, teacher=teacher)  # warm-up
         start = time.perf_counter()
-        finetune(model, train, epochs=3, val_data=splits.val)
-        return (time.perf_counter() - start) / 3
+        finetune(model, splits.train, epochs=2, max_batches=20, teacher=teacher)
+        return (time.perf_counter() - start) / 40
     finally:
         torch.set_num_threads(threads)
+
+
+_RUNG_STARTED = re.compile(r"rung-1 of trial (\d+) started")
+
+
+def rung_item_in_progress(log: str) -> int | None:
+    """The rung item a worker's log shows started and not yet finished."""
+    started = _RUNG_STARTED.findall(log)
+    if not started:
+        return None
+    number = int(started[-1])
+    return None if re.search(rf"rung-1 of trial {number} finished", log) else number

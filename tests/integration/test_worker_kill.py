@@ -18,9 +18,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import torch
 
-from tests.integration.jobs import Study, figures, leaderboard, named, spec, watch_job
+from tests.integration.jobs import (
+    Study,
+    figures,
+    leaderboard,
+    named,
+    rung_item_in_progress,
+    seconds_per_step,
+    spec,
+    watch_job,
+)
 from tests.integration.processes import Api, Process, Stack, WorkerPool, wait_for
 
 pytestmark = pytest.mark.integration
@@ -29,26 +37,6 @@ MakeKey = Callable[[str], dict[str, str]]
 JOB_TIMEOUT_S = 600.0
 ITEM_S = 8.0  # one rung item's fine-tune, in this machine's seconds
 N_TRIALS = 6  # three baselines and three searched candidates, all of which enter the rung
-
-
-def seconds_per_step() -> float:
-    """One fine-tune step here and now (one thread, like a worker): a small CNN on digits,
-    distilled from a second one, as a rung trains."""
-    from pruning import finetune, zoo
-    from pruning.data import load_builtin
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        splits = load_builtin("digits", val_fraction=0.1, seed=0)
-        teacher = zoo.build("small_cnn", num_classes=10, in_channels=1, width=8)
-        model = zoo.build("small_cnn", num_classes=10, in_channels=1, width=5)
-        finetune(model, splits.train, epochs=1, max_batches=5, teacher=teacher)  # warm-up
-        start = time.perf_counter()
-        finetune(model, splits.train, epochs=2, max_batches=20, teacher=teacher)
-        return (time.perf_counter() - start) / 40
-    finally:
-        torch.set_num_threads(threads)
 
 
 def kill_job_spec() -> dict[str, Any]:
@@ -60,18 +48,6 @@ def kill_job_spec() -> dict[str, Any]:
         ),
         "it-kill",
     )
-
-
-_STARTED = re.compile(r"rung-1 of trial (\d+) started")
-
-
-def item_in_progress(log: str) -> int | None:
-    """The rung item the worker's log shows started and not yet finished."""
-    started = _STARTED.findall(log)
-    if not started:
-        return None
-    number = int(started[-1])
-    return None if re.search(rf"rung-1 of trial {number} finished", log) else number
 
 
 @pytest.fixture
@@ -104,7 +80,7 @@ def test_worker_killed_mid_rung(
     def both_mid_item() -> tuple[Process, int, dict[int, dict[str, Any]], dict[str, Any]] | None:
         board = {c["number"]: c for c in leaderboard(client, dave, job_id)}
         attrs = study.attrs(study_name)
-        busy = [(w, item_in_progress(w.log_text())) for w in workers]
+        busy = [(w, rung_item_in_progress(w.log_text())) for w in workers]
         items = [(w, n) for w, n in busy if n is not None]
         if len(items) != 2 or items[0][1] == items[1][1]:
             return None
