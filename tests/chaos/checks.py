@@ -140,13 +140,15 @@ def wait_mid_rung(job: Job) -> MidWork:
     view = job.study()
 
     def mid_rung() -> MidWork | None:
+        # The logs first: the study's tables exist once a worker got that far.
+        busy = [(w, rung_item_in_progress(w.log_text())) for w in job.cluster.workers]
+        busy = [(w, n) for w, n in busy if n is not None]
+        if not busy:
+            return None
         before = job.finished()
         attrs = view.attrs(job.study_name)
-        for worker in job.cluster.workers:
-            number = rung_item_in_progress(worker.log_text())
-            if number is None or f"rung:1:{number}" in attrs:
-                continue
-            if f"claim:rung:1:{number}" in attrs:
+        for worker, number in busy:
+            if f"rung:1:{number}" not in attrs and f"claim:rung:1:{number}" in attrs:
                 return MidWork(number, worker, before)
         return None
 

@@ -78,12 +78,13 @@ def test_worker_killed_mid_rung(
     # item claimed in the study with no result yet. What finished so far is read first, so
     # that it all finished before the kill.
     def both_mid_item() -> tuple[Process, int, dict[int, dict[str, Any]], dict[str, Any]] | None:
-        board = {c["number"]: c for c in leaderboard(client, dave, job_id)}
-        attrs = study.attrs(study_name)
+        # The logs first: the study's tables exist once a worker got that far.
         busy = [(w, rung_item_in_progress(w.log_text())) for w in workers]
         items = [(w, n) for w, n in busy if n is not None]
         if len(items) != 2 or items[0][1] == items[1][1]:
             return None
+        board = {c["number"]: c for c in leaderboard(client, dave, job_id)}
+        attrs = study.attrs(study_name)
         if any(f"rung:1:{n}" in attrs or f"claim:rung:1:{n}" not in attrs for _, n in items):
             return None
         victim, number = items[-1]
