@@ -141,7 +141,7 @@ def wait_mid_rung(job: Job) -> MidWork:
 
     def mid_rung() -> MidWork | None:
         # The logs first: the study's tables exist once a worker got that far.
-        busy = [(w, rung_item_in_progress(w.log_text())) for w in job.cluster.workers]
+        busy = [(w, rung_item_in_progress(w.log_text(), job.id)) for w in job.cluster.workers]
         busy = [(w, n) for w, n in busy if n is not None]
         if not busy:
             return None

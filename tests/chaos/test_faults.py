@@ -45,9 +45,8 @@ def test_worker_sigkill_mid_rung(healed: Cluster, headers: Headers) -> None:
     attrs = _attrs(job)
     assert f"rung:1:{killed.number}" in attrs, job.describe()
     others = [w for w in healed.workers if w is not killed.worker]
-    assert any(
-        re.search(rf"rung-1 of trial {killed.number} finished", w.log_text()) for w in others
-    ), job.describe()
+    finished = rf"\[job={job.id} trial=\d+\]: rung-1 of trial {killed.number} finished"
+    assert any(re.search(finished, w.log_text()) for w in others), job.describe()
 
 
 def test_worker_sigterm_mid_rung(healed: Cluster, headers: Headers) -> None:
@@ -59,7 +58,8 @@ def test_worker_sigterm_mid_rung(healed: Cluster, headers: Headers) -> None:
     wait_for(lambda: not stopped.worker.alive(), timeout=60, what="the worker to stop")
     assert stopped.worker.popen.returncode == 0, stopped.worker.tail()
     # Its item was finished by the worker that was stopped, before it stopped.
-    assert re.search(rf"rung-1 of trial {stopped.number} finished", stopped.worker.log_text())
+    finished = rf"\[job={job.id} trial=\d+\]: rung-1 of trial {stopped.number} finished"
+    assert re.search(finished, stopped.worker.log_text()), job.describe()
     assert f"rung:1:{stopped.number}" in _attrs(job)
 
 

@@ -293,13 +293,12 @@ def seconds_per_step() -> float:
         torch.set_num_threads(threads)
 
 
-_RUNG_STARTED = re.compile(r"rung-1 of trial (\d+) started")
-
-
-def rung_item_in_progress(log: str) -> int | None:
-    """The rung item a worker's log shows started and not yet finished."""
-    started = _RUNG_STARTED.findall(log)
+def rung_item_in_progress(log: str, job_id: str) -> int | None:
+    """The rung item of ``job_id`` a worker's log shows started and not yet finished (a
+    worker's log holds every job it worked on; each line names its job)."""
+    prefix = rf"\[job={job_id} trial=\d+\]: rung-1 of trial"
+    started = re.findall(rf"{prefix} (\d+) started", log)
     if not started:
         return None
     number = int(started[-1])
-    return None if re.search(rf"rung-1 of trial {number} finished", log) else number
+    return None if re.search(rf"{prefix} {number} finished", log) else number

@@ -79,7 +79,7 @@ def test_worker_killed_mid_rung(
     # that it all finished before the kill.
     def both_mid_item() -> tuple[Process, int, dict[int, dict[str, Any]], dict[str, Any]] | None:
         # The logs first: the study's tables exist once a worker got that far.
-        busy = [(w, rung_item_in_progress(w.log_text())) for w in workers]
+        busy = [(w, rung_item_in_progress(w.log_text(), job_id)) for w in workers]
         items = [(w, n) for w, n in busy if n is not None]
         if len(items) != 2 or items[0][1] == items[1][1]:
             return None
