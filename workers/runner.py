@@ -192,6 +192,7 @@ def _run_trials(store: JobStore, run: JobRun, options: WorkerOptions) -> _SliceO
     ran, deadline = 0, time.monotonic() + options.slice_seconds
     try:
         while ran < options.slice_trials and time.monotonic() < deadline:
+            session.in_flight()  # fails dead trials first: their retries keep screening open
             if session.screened():
                 # The rungs: each item is claimed in the study, so no gate is needed and
                 # a slice with nothing unclaimed left returns at once.

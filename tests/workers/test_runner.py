@@ -486,7 +486,7 @@ def test_a_prepare_cut_short_by_an_outage_is_prepared_by_its_retry(
 def test_a_cancel_while_the_bundle_is_written_ends_the_job_cancelled(
     store: MemoryStore, recorder: RecordingDispatcher, submit: Submit
 ) -> None:
-    spec = tiny(search={"n_trials": 2}, finetune={"final_epochs": 0})
+    spec = tiny(search={"n_trials": 3}, finetune={"final_epochs": 0, "rungs": 0})
     job_id = submit(spec)
     prepare_job(store, recorder, job_id, OPTIONS)
     _plan_met_elsewhere(store, spec, job_id)
