@@ -193,7 +193,7 @@ def test_parallelism_flood_then_delete(healed: Cluster, headers: Headers) -> Non
         broker.close()
 
     # The queue is free: another job runs straight away.
-    other = submit(healed, headers, chaos_spec("chaos-after-flood", search={"n_trials": 2}))
+    other = submit(healed, headers, chaos_spec("chaos-after-flood", search={"n_trials": 3}))
     check_after(other, expect="succeeded", before={})
 
 
