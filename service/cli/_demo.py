@@ -2,9 +2,10 @@
 
 Migrates a SQLite database in a scratch folder, serves the API on 127.0.0.1 (a free port,
 auth off: loopback only, no broker, so the jobs run in the API process), submits a small
-CNN on 4,000 Fashion-MNIST training images over REST through :class:`service.client.Client`, follows it,
-prints the leaderboard with its baselines, downloads the best bundle, loads it back with
-``pruning.load_bundle`` and checks its test accuracy against the reported one.
+CNN on 4,000 Fashion-MNIST training images over REST through
+:class:`service.client.Client`, follows it, prints the leaderboard with its baselines,
+downloads the best bundle, loads it back with ``pruning.load_bundle`` and checks its test
+accuracy against the reported one.
 """
 
 from __future__ import annotations
