@@ -23,6 +23,17 @@ from pruning.data import BUILTIN_DATASETS
 from pruning.policy import CRITERIA, GRANULARITIES
 from search.exceptions import SpecError
 
+__all__ = [
+    "BudgetSpec",
+    "DataSpec",
+    "FinetuneSpec",
+    "LatencySpec",
+    "ModelSpec",
+    "SearchOptions",
+    "SearchSpec",
+    "spec_error",
+]
+
 Sampler = Literal["tpe", "nsga2", "random", "gp", "cmaes"]
 Objective = Literal["accuracy", "macs", "params", "latency"]
 PositiveInt = Annotated[int, Field(gt=0, le=2**31 - 1)]

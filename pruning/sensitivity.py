@@ -17,6 +17,8 @@ from pruning.exceptions import PolicyError
 from pruning.finetune import evaluate, recalibrate_bn
 from pruning.policy import Policy
 
+__all__ = ["SensitivityResult", "sensitivity"]
+
 DEFAULT_RATIOS = (0.25, 0.5, 0.75)
 
 
