@@ -18,9 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from pruning import zoo
+from pruning import CRITERIA, GRANULARITIES, zoo
 from pruning.data import BUILTIN_DATASETS
-from pruning.policy import CRITERIA, GRANULARITIES
 from search.exceptions import SpecError
 
 __all__ = [

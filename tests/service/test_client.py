@@ -20,9 +20,8 @@ import torch
 from pydantic import BaseModel
 from safetensors.torch import save_file
 
-from pruning import evaluate, load_bundle, zoo
+from pruning import evaluate, kept_channels, load_bundle, zoo
 from pruning.data import load_builtin
-from pruning.policy import kept_channels
 from service.api import insights, schemas
 from service.client import (
     ArtifactInfo,
