@@ -125,18 +125,6 @@ def test_client_models_mirror_the_server_schemas() -> None:
     assert set(JobPage.model_fields) == set(schemas.Page[schemas.JobSummaryOut].model_fields)
 
 
-def test_the_client_imports_neither_fastapi_nor_torch() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, service.client; "
-        "print([m for m in ('fastapi', 'torch', 'sqlalchemy', 'search') if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 def test_upload_returns_the_artifact_with_its_hash(client: Client, tmp_path: Path) -> None:
     path = tmp_path / "weights.safetensors"
     save_file(small_cnn().state_dict(), str(path))
