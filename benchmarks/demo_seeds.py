@@ -25,7 +25,7 @@ import optuna
 from _machine import git_commit
 
 from search import SearchResult, SearchSpec, run_search
-from service.cli._demo import demo_spec
+from service.cli import demo_spec
 
 
 @dataclass(frozen=True)

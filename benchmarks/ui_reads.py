@@ -55,7 +55,7 @@ from search import SearchSpec
 from service.app import create_app
 from service.artifacts import ArtifactStore
 from service.auth import create_key
-from service.cli._local_server import serve_in_thread
+from service.cli import serve_in_thread
 from service.db import Database, migrate
 from service.jobs import SqlJobStore
 from service.models import Job, JobStatus, add_job, transition

@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright
 
 from service.app import create_app
 from service.auth import create_key
-from service.cli._local_server import serve_in_thread
+from service.cli import serve_in_thread
 from service.client import Client
 from service.db import Database, migrate
 from service.settings import Settings

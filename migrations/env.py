@@ -14,8 +14,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.pool import NullPool
 
 from service.db import VERSION_TABLE, make_engine
-from service.models import TABLE_PREFIX, Base
-from service.models._base import UtcDateTime
+from service.models import TABLE_PREFIX, Base, UtcDateTime
 from service.settings import get_settings, normalize_database_url
 
 config = context.config

@@ -8,7 +8,7 @@
 
 from pruning import data, zoo
 from pruning.analysis import AnalysisReport, GroupInfo, LayerInfo, analyze
-from pruning.apply import PruneRecord, apply_policy, group_importance, record_of
+from pruning.apply import PruneRecord, apply_policy, group_importance, record_of, shrink
 from pruning.bundle import load_bundle, onnx_available, save_bundle
 from pruning.exceptions import (
     AnalysisError,
@@ -29,7 +29,7 @@ from pruning.finetune import (
     recalibrate_bn,
 )
 from pruning.measure import Measurement, count_macs, measure
-from pruning.policy import CRITERIA, GRANULARITIES, Policy
+from pruning.policy import CRITERIA, GRANULARITIES, Policy, kept_channels
 from pruning.sensitivity import SensitivityResult, sensitivity
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "evaluate",
     "finetune",
     "group_importance",
+    "kept_channels",
     "load_bundle",
     "measure",
     "onnx_available",
@@ -67,5 +68,6 @@ __all__ = [
     "record_of",
     "save_bundle",
     "sensitivity",
+    "shrink",
     "zoo",
 ]

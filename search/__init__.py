@@ -6,8 +6,9 @@
 """
 
 from search._log_context import LogContextFilter, current_log_context, log_context
+from search.budget import Limits
 from search.callbacks import EpochEvent, SearchCallback, TrialEvent
-from search.candidates import Candidate
+from search.candidates import Candidate, leaderboard
 from search.exceptions import (
     BudgetError,
     ImportanceUnavailable,
@@ -15,24 +16,39 @@ from search.exceptions import (
     SearchError,
     SpecError,
 )
-from search.insights import HistoryPoint, optimization_history, param_importances
+from search.insights import (
+    HistoryPoint,
+    objective_direction,
+    optimization_history,
+    param_importances,
+    usable_trials,
+)
 from search.preparation import Prepared, Reference, prepare
-from search.runner import SearchResult, SearchSession, default_study_name, run_search
-from search.spec import SearchSpec
+from search.runner import (
+    SearchResult,
+    SearchSession,
+    default_study_name,
+    fail_dead_trials,
+    run_search,
+)
+from search.spec import BudgetSpec, SearchOptions, SearchSpec
 from search.validation import validate
 
 __all__ = [
     "BudgetError",
+    "BudgetSpec",
     "Candidate",
     "EpochEvent",
     "HistoryPoint",
     "ImportanceUnavailable",
+    "Limits",
     "LogContextFilter",
     "Prepared",
     "Reference",
     "SearchCallback",
     "SearchCancelled",
     "SearchError",
+    "SearchOptions",
     "SearchResult",
     "SearchSession",
     "SearchSpec",
@@ -40,10 +56,14 @@ __all__ = [
     "TrialEvent",
     "current_log_context",
     "default_study_name",
+    "fail_dead_trials",
+    "leaderboard",
     "log_context",
+    "objective_direction",
     "optimization_history",
     "param_importances",
     "prepare",
     "run_search",
+    "usable_trials",
     "validate",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery, signals
 
 from service._logging import configure_logging
-from service.jobs._wiring import make_store, worker_options
+from service.jobs import make_store, worker_options
 from service.settings import get_settings
 from workers import configure, make_celery
 

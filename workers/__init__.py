@@ -20,7 +20,7 @@ from workers.runner import (
     run_slice,
     sweep,
 )
-from workers.store import JobStore, JobTicket
+from workers.store import JobStore, JobTicket, WorkerBeat
 
 __all__ = [
     "FINALIZE",
@@ -34,6 +34,7 @@ __all__ = [
     "JobStore",
     "JobTicket",
     "TrialGate",
+    "WorkerBeat",
     "WorkerOptions",
     "configure",
     "finalize_job",

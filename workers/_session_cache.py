@@ -19,11 +19,18 @@ from pathlib import Path
 
 from optuna.storages import BaseStorage
 
-from search import EpochEvent, SearchCallback, SearchSession, SearchSpec, TrialEvent, prepare
-from search.candidates import leaderboard
-from search.exceptions import SpecError
+from search import (
+    EpochEvent,
+    SearchCallback,
+    SearchOptions,
+    SearchSession,
+    SearchSpec,
+    SpecError,
+    TrialEvent,
+    leaderboard,
+    prepare,
+)
 from search.runner import make_storage
-from search.spec import SearchOptions
 from workers._gate import TrialGate
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import abc
 import itertools
 import logging
 import socket
@@ -14,6 +13,7 @@ from typing import Any, cast
 
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
+from workers._ports import Dispatcher
 from workers._transient import backoff_s, is_transient, outage_outlasted
 from workers.options import WorkerOptions
 from workers.store import JobStore
@@ -21,23 +21,6 @@ from workers.store import JobStore
 __all__ = ["CeleryDispatcher", "Dispatcher", "EmbeddedDispatcher"]
 
 log = logging.getLogger(__name__)
-
-
-class Dispatcher(abc.ABC):
-    """Queues a task by name for a job (``runner.PREPARE``, ``RUN_SLICE``, ``FINALIZE``;
-    ``SWEEP`` ignores the job id)."""
-
-    @abc.abstractmethod
-    def enqueue(
-        self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
-    ) -> None:
-        """Queue ``task`` for ``job_id`` on ``queue`` (the job's device kind), to start no
-        sooner than ``countdown_s`` seconds from now."""
-
-    def queue_depths(self) -> dict[str, int] | None:
-        """Tasks waiting (not yet started) by queue, where this dispatcher holds the queue;
-        ``None`` where the broker does (read it there)."""
-        return None
 
 
 class CeleryDispatcher(Dispatcher):

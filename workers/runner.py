@@ -27,23 +27,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import TrialState
 
-from pruning.exceptions import ExportError, PruningError
-from search import SearchCancelled, SearchResult, SpecError, log_context
-from search.runner import fail_dead_trials
+from pruning import ExportError, PruningError
+from search import SearchCancelled, SearchResult, SpecError, fail_dead_trials, log_context
 from workers._heartbeat import count_slice, count_task, identity
+from workers._ports import Dispatcher
 from workers._session_cache import JobRun, SessionCache, study_storage
 from workers._transient import is_transient
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
-
-if TYPE_CHECKING:
-    from workers.dispatch import Dispatcher
 
 __all__ = [
     "FINALIZE",

@@ -11,8 +11,7 @@ from torch import nn
 from pruning._graph import build_graph, out_channels, pruning_group, remove_channels
 from pruning.analysis import AnalysisReport
 from pruning.exceptions import PolicyError
-from pruning.policy import Policy, kept_channels
-from pruning.policy._criteria import channel_importance
+from pruning.policy import Policy, channel_importance, kept_channels
 
 
 def prune_channels(

@@ -19,9 +19,7 @@ import torch
 from torch import nn
 
 from pruning._inputs import ExampleInputs, as_tuple
-from pruning.apply import PruneRecord, record_of
-from pruning.apply._record import attach, width
-from pruning.apply._structured import shrink
+from pruning.apply import PruneRecord, attach, record_of, shrink, width
 from pruning.bundle._files import write_json, write_with
 from pruning.bundle._onnx import export_onnx, onnx_available
 from pruning.exceptions import BundleError, PruningError

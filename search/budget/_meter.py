@@ -17,9 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pruning import count_macs, measure
-from pruning.apply._structured import shrink
-from pruning.policy import kept_channels
+from pruning import count_macs, kept_channels, measure, shrink
 from search.budget._limits import Figures
 from search.preparation import Prepared
 

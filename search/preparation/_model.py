@@ -12,8 +12,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from pruning import zoo
-from pruning.exceptions import ZooError
+from pruning import ZooError, zoo
 from search.exceptions import SpecError
 from search.spec import ModelSpec
 

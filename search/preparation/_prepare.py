@@ -12,9 +12,17 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from pruning import AnalysisReport, LayerInfo, analyze, evaluate, finetune, measure
+from pruning import (
+    AnalysisReport,
+    DataError,
+    LayerInfo,
+    PruningError,
+    analyze,
+    evaluate,
+    finetune,
+    measure,
+)
 from pruning.data import DataSplits, load_builtin, load_tensors
-from pruning.exceptions import DataError, PruningError
 from search.exceptions import SpecError
 from search.preparation._model import load_weights, model_factory
 from search.spec import SearchSpec

@@ -16,7 +16,7 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from pruning.exceptions import PruningError
+from pruning import PruningError
 from search._log_context import log_context
 from search.baselines import GLOBAL, SEARCH, SENSITIVITY, UNIFORM, global_ratios, uniform_ratios
 from search.budget import BudgetMeter, Limits, check_reachable

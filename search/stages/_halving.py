@@ -22,8 +22,7 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pruning import AnalysisReport, evaluate
-from pruning.policy import kept_channels
+from pruning import AnalysisReport, evaluate, kept_channels
 from search._log_context import log_context
 from search.baselines import BASELINES, SEARCH
 from search.callbacks import EpochEvent, SearchCallback

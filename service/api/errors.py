@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from pruning.exceptions import DataError, PruningError, ZooError
+from pruning import DataError, PruningError, ZooError
 from search import BudgetError, SpecError
 from service.db import is_transient
 from service.exceptions import ArtifactError, AuthError, ServiceError, ServiceUnavailable

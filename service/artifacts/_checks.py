@@ -83,8 +83,8 @@ def check_data(
         UploadTooLarge: an ``.npz`` that inflates past ``max_unpacked_bytes``.
         ArtifactError: The loader's complaint (missing key, bad dtype or shape, ...).
     """
+    from pruning import DataError
     from pruning.data import load_tensors
-    from pruning.exceptions import DataError
 
     file = Path(path)
     label = name or file.name

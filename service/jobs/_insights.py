@@ -16,10 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pruning import LayerInfo
-from pruning.policy import kept_channels
-from search.budget import Limits
-from search.spec import BudgetSpec, SearchOptions
+from pruning import LayerInfo, kept_channels
+from search import BudgetSpec, Limits, SearchOptions
 from service.exceptions import NotFound
 from service.jobs._leaderboard import SCORE
 from service.models import Candidate, Job

@@ -36,8 +36,7 @@ from service.models import (
     transition,
     utcnow,
 )
-from workers import JobStore, JobTicket, TrialGate
-from workers.store import WorkerBeat
+from workers import JobStore, JobTicket, TrialGate, WorkerBeat
 
 __all__ = ["SqlJobStore"]
 

@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.storages import RDBStorage
 
-from search import HistoryPoint, ImportanceUnavailable, optimization_history, param_importances
-from search.insights import objective_direction, usable_trials
+from search import (
+    HistoryPoint,
+    ImportanceUnavailable,
+    objective_direction,
+    optimization_history,
+    param_importances,
+    usable_trials,
+)
 from service.models import Job
 from service.settings import normalize_database_url
 

@@ -8,7 +8,7 @@
 
 from service.models._api_key import ApiKey
 from service.models._artifact import Artifact
-from service.models._base import TABLE_PREFIX, Base, new_id, utcnow
+from service.models._base import TABLE_PREFIX, Base, UtcDateTime, new_id, utcnow
 from service.models._enums import ArtifactKind, CandidateKind, DeviceKind, JobStatus
 from service.models._job import Candidate, Job, JobEvent
 from service.models._queries import find_idempotent_job, get_owned
@@ -29,6 +29,7 @@ __all__ = [
     "JobEvent",
     "JobStatus",
     "SliceRun",
+    "UtcDateTime",
     "WorkerProcess",
     "add_job",
     "find_idempotent_job",

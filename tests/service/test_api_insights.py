@@ -22,8 +22,7 @@ from optuna.trial import TrialState
 from sqlalchemy import Engine, event, update
 
 import service.jobs._studies as studies
-from pruning import LayerInfo
-from pruning.policy import kept_channels
+from pruning import LayerInfo, kept_channels
 from search import SearchSpec, param_importances, prepare
 from service.jobs import NO_STUDY, SqlJobStore, StudyStorages, candidate_layers
 from service.models import Job, JobStatus

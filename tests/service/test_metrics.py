@@ -32,9 +32,8 @@ from service.jobs import SqlJobStore
 from service.models import JobStatus, WorkerProcess
 from service.settings import Settings
 from tests.service.factories import api_env, make_job
-from workers import EmbeddedDispatcher, WorkerOptions
+from workers import EmbeddedDispatcher, WorkerBeat, WorkerOptions
 from workers._heartbeat import Heartbeat, Identity
-from workers.store import WorkerBeat
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 # Nothing listens on port 1: connections are refused at once.

@@ -11,11 +11,12 @@ from torch.utils.data import Dataset
 
 from pruning._inputs import ExampleInputs
 from pruning.analysis import AnalysisReport, analyze
-from pruning.apply import apply_policy
-from pruning.apply._gradients import DataSample
+from pruning.apply import DataSample, apply_policy
 from pruning.exceptions import PolicyError
 from pruning.finetune import evaluate, recalibrate_bn
 from pruning.policy import Policy
+
+__all__ = ["SensitivityResult", "sensitivity"]
 
 DEFAULT_RATIOS = (0.25, 0.5, 0.75)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pruning import EpochMetrics
 from search.candidates import Candidate
 
+__all__ = ["EpochEvent", "SearchCallback", "TrialEvent"]
+
 
 @dataclass(frozen=True)
 class TrialEvent:

@@ -18,10 +18,20 @@ from pydantic import (
     model_validator,
 )
 
-from pruning import zoo
+from pruning import CRITERIA, GRANULARITIES, zoo
 from pruning.data import BUILTIN_DATASETS
-from pruning.policy import CRITERIA, GRANULARITIES
 from search.exceptions import SpecError
+
+__all__ = [
+    "BudgetSpec",
+    "DataSpec",
+    "FinetuneSpec",
+    "LatencySpec",
+    "ModelSpec",
+    "SearchOptions",
+    "SearchSpec",
+    "spec_error",
+]
 
 Sampler = Literal["tpe", "nsga2", "random", "gp", "cmaes"]
 Objective = Literal["accuracy", "macs", "params", "latency"]

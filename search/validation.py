@@ -9,6 +9,8 @@ from search.preparation import Reference, Resolver, prepare
 from search.space import max_ratios
 from search.spec import SearchSpec
 
+__all__ = ["validate"]
+
 
 def validate(
     spec: SearchSpec,

@@ -11,6 +11,16 @@ from pruning import group_importance
 from search.budget import BudgetMeter, Limits, bisect_fraction, project
 from search.preparation import Prepared
 
+__all__ = [
+    "BASELINES",
+    "GLOBAL",
+    "SEARCH",
+    "SENSITIVITY",
+    "UNIFORM",
+    "global_ratios",
+    "uniform_ratios",
+]
+
 UNIFORM, GLOBAL, SENSITIVITY, SEARCH = "uniform", "global", "sensitivity", "search"
 BASELINES = (UNIFORM, GLOBAL, SENSITIVITY)
 

@@ -23,6 +23,20 @@ import optuna
 from pruning import AnalysisReport
 from search.spec import SearchOptions
 
+__all__ = [
+    "ANCHOR",
+    "SPREAD",
+    "WARM_STARTS_PER_ANCHOR",
+    "Anchors",
+    "anchor_params",
+    "layer_ratios",
+    "max_ratios",
+    "param_name",
+    "perturbed",
+    "sample",
+    "warm_starts",
+]
+
 ANCHOR, SPREAD = "anchor", "spread"
 _Z = "z:"
 MAX_SPREAD = 1.0
