@@ -17,7 +17,13 @@ from search.exceptions import (
 )
 from search.insights import HistoryPoint, optimization_history, param_importances
 from search.preparation import Prepared, Reference, prepare
-from search.runner import SearchResult, SearchSession, default_study_name, run_search
+from search.runner import (
+    SearchResult,
+    SearchSession,
+    default_study_name,
+    make_storage,
+    run_search,
+)
 from search.spec import SearchSpec
 from search.validation import validate
 
@@ -41,6 +47,7 @@ __all__ = [
     "current_log_context",
     "default_study_name",
     "log_context",
+    "make_storage",
     "optimization_history",
     "param_importances",
     "prepare",

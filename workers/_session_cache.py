@@ -17,12 +17,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from optuna.storages import BaseStorage
+from optuna.storages import RDBStorage
 
-from search import EpochEvent, SearchCallback, SearchSession, SearchSpec, TrialEvent, prepare
+from search import (
+    EpochEvent,
+    SearchCallback,
+    SearchSession,
+    SearchSpec,
+    TrialEvent,
+    make_storage,
+    prepare,
+)
 from search.candidates import leaderboard
 from search.exceptions import SpecError
-from search.runner import make_storage
 from search.spec import SearchOptions
 from workers._gate import TrialGate
 from workers.options import WorkerOptions
@@ -167,13 +174,9 @@ class SessionCache:
             self._idle.clear()
 
 
-def study_storage(url: str, options: WorkerOptions) -> BaseStorage:
+def study_storage(url: str, options: WorkerOptions) -> RDBStorage:
     """The Optuna storage at ``url``, with the trial heartbeat the options ask for."""
-    storage = make_storage(
-        url, heartbeat_s=options.trial_heartbeat_s, grace_s=options.trial_grace_s
-    )
-    assert storage is not None  # a URL always gives a storage
-    return storage
+    return make_storage(url, heartbeat_s=options.trial_heartbeat_s, grace_s=options.trial_grace_s)
 
 
 def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:

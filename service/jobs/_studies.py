@@ -9,14 +9,19 @@ between requests (the app keeps one and closes it at shutdown). fANOVA is not ch
 from __future__ import annotations
 
 import threading
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import optuna
 from optuna.storages import RDBStorage
 
-from search import HistoryPoint, ImportanceUnavailable, optimization_history, param_importances
+from search import (
+    HistoryPoint,
+    ImportanceUnavailable,
+    make_storage,
+    optimization_history,
+    param_importances,
+)
 from search.insights import objective_direction, usable_trials
 from service.models import Job
 from service.settings import normalize_database_url
@@ -48,7 +53,10 @@ class StudyStorages:
         with self._lock:
             found = self._storages.get(url)
             if found is None:
-                found = self._storages[url] = _open(url)
+                # A reader: no heartbeats; a request waits less for SQLite's lock than a trial.
+                found = self._storages[url] = make_storage(
+                    url, heartbeat_s=None, sqlite_timeout_s=30
+                )
             return found
 
     def load(self, job: Job) -> optuna.Study | None:
@@ -71,13 +79,6 @@ class StudyStorages:
             storages, self._storages = list(self._storages.values()), {}
         for storage in storages:
             storage.engine.dispose()
-
-
-def _open(url: str) -> RDBStorage:
-    connect: dict[str, object] = {"timeout": 30} if url.startswith("sqlite") else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True, "connect_args": connect})
 
 
 @dataclass(frozen=True)
