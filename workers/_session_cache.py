@@ -11,12 +11,12 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cachetools import LRUCache
 from optuna.storages import RDBStorage
 
 from search import (
@@ -140,7 +140,8 @@ class SessionCache:
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
-        self._idle: OrderedDict[tuple[str, str, str], JobRun] = OrderedDict()
+        # Sessions are taken out while lent: the cache holds idle ones only.
+        self._idle: LRUCache[tuple[str, str, str], JobRun] = LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -160,13 +161,11 @@ class SessionCache:
         yield run
         # Not reached when the body raised: a session in an unknown state is dropped.
         with self._lock:
-            self._idle[key] = run
-            while len(self._idle) > self.size:
-                self._idle.popitem(last=False)
+            self._idle[key] = run  # drops the least recently used beyond ``size``
 
     def forget(self, job_id: str) -> None:
         with self._lock:
-            for key in [k for k in self._idle if k[0] == job_id]:
+            for key in [k for k in list(self._idle) if k[0] == job_id]:
                 del self._idle[key]
 
     def clear(self) -> None:

@@ -9,10 +9,10 @@ between requests (the app keeps one and closes it at shutdown). fANOVA is not ch
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
+from cachetools import LRUCache
 from optuna.storages import RDBStorage
 
 from search import (
@@ -104,28 +104,22 @@ class Importances:
     message: str | None = None
 
 
-@dataclass
 class ImportanceCache:
     """Importances per (job id, trials done): recomputed only when more trials finished.
     Holds the ``size`` most recently used jobs."""
 
-    size: int = 256
-    _items: OrderedDict[tuple[str, int], Importances] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: LRUCache[tuple[str, int], Importances] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, key: tuple[str, int]) -> Importances | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)  # a hit counts as a use
 
     def put(self, key: tuple[str, int], value: Importances) -> None:
         with self._lock:
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def job_importances(
