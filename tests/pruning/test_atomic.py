@@ -23,7 +23,7 @@ def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         mode = os.fstat(descriptor).st_mode
         synced.append("dir" if stat.S_ISDIR(mode) else "file")
 
-    monkeypatch.setattr(atomic_module.os, "fsync", fsync)
+    monkeypatch.setattr(atomic_module.os, "fsync", fsync)  # type: ignore[attr-defined]
     return synced
 
 

@@ -56,7 +56,7 @@ def test_the_trained_reference_is_cached_atomically_and_durably(
         synced.append(descriptor)
         real(descriptor)
 
-    monkeypatch.setattr(atomic_module.os, "fsync", fsync)
+    monkeypatch.setattr(atomic_module.os, "fsync", fsync)  # type: ignore[attr-defined]
     cache = tmp_path / "weights" / "small_cnn.safetensors"
 
     prepare(tiny_spec(), reference_weights=cache)
