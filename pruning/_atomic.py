@@ -13,7 +13,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO, Self
 
 __all__ = ["AtomicFile", "atomic_path", "fsync_dir"]
@@ -63,13 +62,8 @@ class AtomicFile:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.abort()
+    def __exit__(self, *_: object) -> None:
+        self.abort()  # nothing to do once committed
 
 
 @contextlib.contextmanager

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 
 from service.cli._format import NONE, count, margin_text, percent, share
 
+if TYPE_CHECKING:  # annotations only: the remote commands need not import the library
+    from search import Candidate
+    from service.client import CandidateInfo
+
+    # A leaderboard row: the library's candidate (local search) or the client's (remote).
+    Row = Candidate | CandidateInfo
+
 __all__ = [
     "BASELINES",
+    "COLUMNS",
     "BASELINE_MARK",
     "BEST_MARK",
     "LEGEND",
-    "Row",
     "leaderboard_table",
     "pairs_table",
     "reference_table",
@@ -32,41 +39,6 @@ BEST_MARK = "★"
 LEGEND = f"{BASELINE_MARK} baseline (same budget, same fine-tune)   {BEST_MARK} best"
 BASELINES = ("uniform", "global", "sensitivity")
 _STATE_STYLES = {"complete": "", "pruned": "dim", "fail": "red", "running": "yellow"}
-
-
-class Row(Protocol):
-    """What a leaderboard row reads of a candidate: a library Candidate or the client's."""
-
-    @property
-    def number(self) -> int: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def fidelity(self) -> str: ...
-    @property
-    def feasible(self) -> bool: ...
-    @property
-    def pareto(self) -> bool: ...
-    @property
-    def params(self) -> float | None: ...
-    @property
-    def macs(self) -> float | None: ...
-    @property
-    def latency_ms(self) -> float | None: ...
-    @property
-    def proxy_score(self) -> float | None: ...
-    @property
-    def rung_score(self) -> float | None: ...
-    @property
-    def accuracy(self) -> float | None: ...
-    @property
-    def margin(self) -> float | None: ...
-    @property
-    def margin_se(self) -> float | None: ...
-    @property
-    def test_accuracy(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,11 @@ def _local() -> Table:
     return _tables.leaderboard_table(cast(SearchResult, result))
 
 
-def _remote() -> Table:
-    page = LeaderboardPage(
-        items=[CandidateInfo(**figures) for figures in FIGURES],
-        total=3,
+def _page(figures: list[dict[str, Any]]) -> LeaderboardPage:
+    items = [CandidateInfo(**f) for f in figures]
+    return LeaderboardPage(
+        items=items,
+        total=len(items),
         limit=50,
         offset=0,
         job_id="j",
@@ -84,7 +85,10 @@ def _remote() -> Table:
         sort="rank",
         order="desc",
     )
-    return _remote_tables.leaderboard_table(page, {"macs": REFERENCE_MACS}, best=7)
+
+
+def _remote() -> Table:
+    return _remote_tables.leaderboard_table(_page(FIGURES), {"macs": REFERENCE_MACS}, best=7)
 
 
 def test_local_and_remote_leaderboards_have_the_same_columns_and_cells() -> None:
@@ -100,16 +104,7 @@ def test_local_and_remote_leaderboards_have_the_same_columns_and_cells() -> None
 
 def test_the_latency_column_shows_only_with_a_figure() -> None:
     figures = [{k: v for k, v in f.items() if k != "latency_ms"} for f in FIGURES]
-    page = LeaderboardPage(
-        items=[CandidateInfo(**f) for f in figures],
-        total=3,
-        limit=50,
-        offset=0,
-        job_id="j",
-        job_status="running",
-        sort="rank",
-        order="desc",
-    )
-    headers = [str(c.header) for c in _remote_tables.leaderboard_table(page, None, None).columns]
+    table = _remote_tables.leaderboard_table(_page(figures), None, None)
+    headers = [str(c.header) for c in table.columns]
     assert "latency ms" not in headers
     assert len(headers) == len(COLUMNS) - 1
