@@ -7,6 +7,7 @@
 """
 
 from pruning import data, zoo
+from pruning._atomic import AtomicFile, atomic_path
 from pruning.analysis import AnalysisReport, GroupInfo, LayerInfo, analyze
 from pruning.apply import PruneRecord, apply_policy, group_importance, record_of, shrink
 from pruning.bundle import load_bundle, onnx_available, save_bundle
@@ -37,6 +38,7 @@ __all__ = [
     "GRANULARITIES",
     "AnalysisError",
     "AnalysisReport",
+    "AtomicFile",
     "BundleError",
     "DataError",
     "EpochMetrics",
@@ -55,6 +57,7 @@ __all__ = [
     "ZooError",
     "analyze",
     "apply_policy",
+    "atomic_path",
     "count_macs",
     "data",
     "evaluate",

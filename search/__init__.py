@@ -29,6 +29,7 @@ from search.runner import (
     SearchSession,
     default_study_name,
     fail_dead_trials,
+    make_storage,
     run_search,
 )
 from search.spec import BudgetSpec, SearchOptions, SearchSpec
@@ -59,6 +60,7 @@ __all__ = [
     "fail_dead_trials",
     "leaderboard",
     "log_context",
+    "make_storage",
     "objective_direction",
     "optimization_history",
     "param_importances",

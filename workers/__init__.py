@@ -7,6 +7,7 @@ broker, :class:`EmbeddedDispatcher` in the calling process.
 """
 
 from workers._gate import TrialGate
+from workers._transient import is_transient
 from workers.app import QUEUES, configure, make_celery
 from workers.dispatch import CeleryDispatcher, Dispatcher, EmbeddedDispatcher
 from workers.options import WorkerOptions
@@ -38,6 +39,7 @@ __all__ = [
     "WorkerOptions",
     "configure",
     "finalize_job",
+    "is_transient",
     "make_celery",
     "prepare_job",
     "run_slice",

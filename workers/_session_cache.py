@@ -11,13 +11,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from optuna.storages import BaseStorage
+from cachetools import LRUCache
+from optuna.storages import RDBStorage
 
 from search import (
     EpochEvent,
@@ -28,9 +28,9 @@ from search import (
     SpecError,
     TrialEvent,
     leaderboard,
+    make_storage,
     prepare,
 )
-from search.runner import make_storage
 from workers._gate import TrialGate
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
@@ -140,7 +140,8 @@ class SessionCache:
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
-        self._idle: OrderedDict[tuple[str, str, str], JobRun] = OrderedDict()
+        # Sessions are taken out while lent: the cache holds idle ones only.
+        self._idle: LRUCache[tuple[str, str, str], JobRun] = LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -160,13 +161,11 @@ class SessionCache:
         yield run
         # Not reached when the body raised: a session in an unknown state is dropped.
         with self._lock:
-            self._idle[key] = run
-            while len(self._idle) > self.size:
-                self._idle.popitem(last=False)
+            self._idle[key] = run  # drops the least recently used beyond ``size``
 
     def forget(self, job_id: str) -> None:
         with self._lock:
-            for key in [k for k in self._idle if k[0] == job_id]:
+            for key in [k for k in list(self._idle) if k[0] == job_id]:
                 del self._idle[key]
 
     def clear(self) -> None:
@@ -174,13 +173,9 @@ class SessionCache:
             self._idle.clear()
 
 
-def study_storage(url: str, options: WorkerOptions) -> BaseStorage:
+def study_storage(url: str, options: WorkerOptions) -> RDBStorage:
     """The Optuna storage at ``url``, with the trial heartbeat the options ask for."""
-    storage = make_storage(
-        url, heartbeat_s=options.trial_heartbeat_s, grace_s=options.trial_grace_s
-    )
-    assert storage is not None  # a URL always gives a storage
-    return storage
+    return make_storage(url, heartbeat_s=options.trial_heartbeat_s, grace_s=options.trial_grace_s)
 
 
 def build(store: JobStore, ticket: JobTicket, options: WorkerOptions) -> JobRun:

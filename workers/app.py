@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from kombu.entity import Exchange, Queue
 
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
-from workers._transient import backoff_s, is_transient, outage_outlasted
+from workers._transient import OutageBound, backoff_s, is_transient
 from workers.dispatch import CeleryDispatcher
 from workers.options import WorkerOptions
 from workers.store import JobStore
@@ -234,8 +233,8 @@ def _retrying(task: Any, options: WorkerOptions, outage_since: float | None) -> 
     except Exception as exc:
         if not is_transient(exc):
             raise
-        since = time.time() if outage_since is None else outage_since
-        if outage_outlasted(since, options.outage_tolerance_s):
+        outage = OutageBound(options.outage_tolerance_s, since=outage_since)
+        if outage():
             log.error(
                 "%s: transient errors for over %g s (the outage tolerance); giving up: %s",
                 task.name,
@@ -248,7 +247,7 @@ def _retrying(task: Any, options: WorkerOptions, outage_since: float | None) -> 
         args = list(task.request.args or [])
         raise task.retry(
             args=args,
-            kwargs={"outage_since": since},
+            kwargs={"outage_since": outage.since},
             exc=exc,
             countdown=backoff_s(retries),
         ) from exc

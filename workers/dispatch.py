@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import socket
 import threading
-import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
+from tenacity import Retrying, retry_if_exception
+
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._ports import Dispatcher
-from workers._transient import backoff_s, is_transient, outage_outlasted
+from workers._transient import OutageBound, backoff_s, is_transient
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
@@ -149,26 +149,31 @@ class EmbeddedDispatcher(Dispatcher):
     def _execute(self, task: str, job_id: str, queue: str) -> None:
         with self._idle:
             self._waiting[queue] -= 1
-        outage_since: float | None = None
-        for attempt in itertools.count():
-            try:
-                runner.run_task(task, self.store, self, job_id, self.options)
-                return
-            except Exception as exc:
-                if is_transient(exc) and outage_since is None:
-                    outage_since = time.time()
-                within = outage_since is not None and not outage_outlasted(
-                    outage_since, self.options.outage_tolerance_s
-                )
-                if is_transient(exc) and within and not self._closed.is_set():
-                    delay = backoff_s(attempt)
-                    log.warning("%s of job %s: %s; retrying in %.0f s", task, job_id, exc, delay)
-                    self._closed.wait(delay)
-                    continue
-                log.exception("%s of job %s failed", task, job_id)
-                if task != runner.SWEEP:
-                    runner.fail_unexpected(self.store, job_id, task, exc)
-                return
+        # Transient errors are retried in this thread until the outage outlasts the
+        # tolerance (or shutdown begins); the wait ends early at shutdown.
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: is_transient(exc) and not self._closed.is_set()),
+            stop=OutageBound(self.options.outage_tolerance_s),
+            wait=lambda state: backoff_s(state.attempt_number - 1),
+            sleep=self._wait,
+            before_sleep=lambda state: log.warning(
+                "%s of job %s: %s; retrying in %.0f s",
+                task,
+                job_id,
+                state.outcome.exception() if state.outcome else None,
+                state.upcoming_sleep,
+            ),
+            reraise=True,
+        )
+        try:
+            retrying(runner.run_task, task, self.store, self, job_id, self.options)
+        except Exception as exc:
+            log.exception("%s of job %s failed", task, job_id)
+            if task != runner.SWEEP:
+                runner.fail_unexpected(self.store, job_id, task, exc)
+
+    def _wait(self, seconds: float) -> None:
+        self._closed.wait(seconds)  # cut short by shutdown
 
     def _done(self, future: Future[None], queue: str) -> None:
         with self._idle:

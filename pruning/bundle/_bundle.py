@@ -18,9 +18,9 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from pruning._atomic import atomic_path
 from pruning._inputs import ExampleInputs, as_tuple
 from pruning.apply import PruneRecord, attach, record_of, shrink, width
-from pruning.bundle._files import write_json, write_with
 from pruning.bundle._onnx import export_onnx, onnx_available
 from pruning.exceptions import BundleError, PruningError
 from pruning.measure import measure
@@ -59,18 +59,16 @@ def save_bundle(
     record = _record(model, policy, example_inputs)
     inputs = _zeros(record, device=next(iter(model.state_dict().values()), torch.empty(0)).device)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    write_with(
-        folder / WEIGHTS,
-        lambda tmp: safetensors.torch.save_file(weights, str(tmp), metadata={"format": "pt"}),
-    )
-    write_json(folder / POLICY, _policy_document(policy, record, source))
+    with atomic_path(folder / WEIGHTS) as tmp:
+        safetensors.torch.save_file(weights, str(tmp), metadata={"format": "pt"})
+    _write_json(folder / POLICY, _policy_document(policy, record, source))
     after = measure(model, inputs).to_dict()
     report: dict[str, Any] = {"before": record_before(model), "after": after, "onnx": None}
     report["metrics"] = dict(metrics or {})
     if onnx or (onnx is None and onnx_available()):
         error = _write_onnx(model, inputs, folder / ONNX)
         report["onnx"] = {"file": ONNX, "max_abs_error": error}
-    write_json(folder / REPORT, report)
+    _write_json(folder / REPORT, report)
     return folder
 
 
@@ -194,6 +192,10 @@ def _zeros(record: PruneRecord, *, device: torch.device) -> tuple[torch.Tensor, 
 
 
 def _write_onnx(model: nn.Module, inputs: tuple[torch.Tensor, ...], target: Path) -> float:
-    errors: list[float] = []
-    write_with(target, lambda tmp: errors.append(export_onnx(model, inputs, tmp)))
-    return errors[0]
+    with atomic_path(target) as tmp:
+        return export_onnx(model, inputs, tmp)
+
+
+def _write_json(target: Path, data: Any) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))

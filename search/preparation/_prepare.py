@@ -18,6 +18,7 @@ from pruning import (
     LayerInfo,
     PruningError,
     analyze,
+    atomic_path,
     evaluate,
     finetune,
     measure,
@@ -230,10 +231,10 @@ def _weights(
     )
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        safetensors.torch.save_file(state, str(tmp))
-        tmp.replace(cache)
+        # Another process may read it at any moment: the whole file or none.
+        with atomic_path(cache) as tmp:
+            safetensors.torch.save_file(state, str(tmp))
     return time.perf_counter() - start
 
 

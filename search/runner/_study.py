@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any, overload
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -14,21 +15,54 @@ from search.spec import SearchOptions, SearchSpec
 
 # A process that stops heartbeating for GRACE seconds has its trial failed and retried.
 HEARTBEAT_S, GRACE_S, MAX_RETRY = 10, 60, 2
+# How long an SQLite connection waits for another writer's lock before "database is locked".
+SQLITE_TIMEOUT_S = 60.0
 
 
+@overload
 def make_storage(
-    storage: str | BaseStorage | None, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S
+    storage: str,
+    *,
+    heartbeat_s: int | None = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    sqlite_timeout_s: float = SQLITE_TIMEOUT_S,
+) -> RDBStorage: ...
+@overload
+def make_storage(
+    storage: BaseStorage | None,
+    *,
+    heartbeat_s: int | None = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    sqlite_timeout_s: float = SQLITE_TIMEOUT_S,
+) -> BaseStorage | None: ...
+def make_storage(
+    storage: str | BaseStorage | None,
+    *,
+    heartbeat_s: int | None = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    sqlite_timeout_s: float = SQLITE_TIMEOUT_S,
 ) -> BaseStorage | None:
-    """An RDB storage with heartbeats for a URL; other storages pass through."""
+    """The one way to open an Optuna RDB storage from a URL; other storages pass through.
+
+    Connections are pre-pinged (a database restart does not fail the next query) and an
+    SQLite file waits ``sqlite_timeout_s`` for its lock. Trials heartbeat every
+    ``heartbeat_s`` seconds and a trial silent for ``grace_s`` is failed and retried;
+    ``heartbeat_s=None`` opens a storage without heartbeats, for readers (the API, the CLI).
+    """
     if not isinstance(storage, str):
         return storage
-    connect: dict[str, object] = {"timeout": 60} if storage.startswith("sqlite") else {}
+    connect: dict[str, object] = (
+        {"timeout": sqlite_timeout_s} if storage.startswith("sqlite") else {}
+    )
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True, "connect_args": connect}
+    if heartbeat_s is None:
+        return RDBStorage(storage, engine_kwargs=engine_kwargs)
     with warnings.catch_warnings():
         # Heartbeats are marked experimental in Optuna; they are what fails dead trials.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RDBStorage(
             storage,
-            engine_kwargs={"pool_pre_ping": True, "connect_args": connect},
+            engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_s,
             grace_period=grace_s,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),

@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException
 
 from pruning import DataError, PruningError, ZooError
 from search import BudgetError, SpecError
-from service.db import is_transient
 from service.exceptions import ArtifactError, AuthError, ServiceError, ServiceUnavailable
+from workers import is_transient
 
 __all__ = ["HANDLED", "FieldError", "describe", "error_response", "install_error_handler"]
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO, Self, cast
 
+from pruning import AtomicFile
 from service.exceptions import NotFound, UploadTooLarge
 from service.models import new_id
 
@@ -117,9 +116,7 @@ class ArtifactWriter:
         self._max_bytes = max_bytes
         self._size = 0
         self._hash = hashlib.sha256()
-        handle, name = tempfile.mkstemp(dir=store._tmp, prefix="upload-")
-        self._file = os.fdopen(handle, "wb")
-        self._tmp_path = Path(name)
+        self._pending = AtomicFile(store._tmp, prefix="upload-")
         self._done = False
 
     def write(self, chunk: bytes) -> None:
@@ -132,7 +129,7 @@ class ArtifactWriter:
                 f"upload exceeds the size limit of {_human(self._max_bytes)}; nothing was stored"
             )
         self._hash.update(chunk)
-        self._file.write(chunk)
+        self._pending.file.write(chunk)
 
     def commit(self) -> StoredFile:
         """fsync, then rename into place under a fresh id (the rename is atomic)."""
@@ -142,15 +139,11 @@ class ArtifactWriter:
         relpath = self._store.relpath(artifact_id)
         target = self._store.root / relpath
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
             target.parent.mkdir(exist_ok=True)
-            os.replace(self._tmp_path, target)
-            _fsync_dir(target.parent)  # the rename itself survives a power cut
         except BaseException:
             self.abort()
             raise
+        self._pending.commit(target)  # removes the temporary file if it fails
         self._done = True
         return StoredFile(artifact_id, self._hash.hexdigest(), self._size, relpath)
 
@@ -158,32 +151,18 @@ class ArtifactWriter:
         if self._done:
             return
         self._done = True
-        self._file.close()
-        self._tmp_path.unlink(missing_ok=True)
+        self._pending.abort()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.abort()
 
 
 def _chunks(stream: BinaryIO) -> Iterable[bytes]:
     while chunk := stream.read(_CHUNK):
         yield chunk
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _human(size: int) -> str:

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from pruning import ExportError, PruningError
-from search import SearchResult, SearchSpec
+from search import SearchResult, SearchSpec, make_storage
 from service.cli._console import EXIT_FAILED, EXIT_INPUT, fail
 
 DEFAULT_ROOT = Path("prunesearch-out")
@@ -105,7 +104,7 @@ def reference_key(spec: SearchSpec) -> str:
 def open_storage(console: Console, url: str, study: str) -> int:
     """Check ``url`` opens (before minutes of pretraining); return trials already done."""
     try:
-        storage = optuna.storages.RDBStorage(url)
+        storage = make_storage(url, heartbeat_s=None)
     except Exception as exc:  # any failure to open it is about the user's URL
         first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         fail(console, f"--storage: cannot open {shown_url(url)}: {first_line}", EXIT_INPUT)

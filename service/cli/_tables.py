@@ -7,12 +7,9 @@ from rich.table import Table
 from rich.text import Text
 
 from search import Candidate, SearchResult
-from service.cli._format import NONE, count, gain_text, margin_text, percent, share
-
-BASELINE_MARK = "◆"
-BEST_MARK = "★"
-_BASELINES = ("uniform", "global", "sensitivity")
-_STATE_STYLES = {"complete": "", "pruned": "dim", "fail": "red", "running": "yellow"}
+from service.cli import _layout
+from service.cli._format import NONE, gain_text, percent, share
+from service.cli._layout import BASELINES, LEGEND, pairs_table
 
 
 def print_report(console: Console, result: SearchResult) -> None:
@@ -27,13 +24,13 @@ def print_report(console: Console, result: SearchResult) -> None:
 
 def reference_table(result: SearchResult) -> Table:
     reference = result.reference
-    table = _pairs()
-    table.add_row("parameters", count(reference.params))
-    table.add_row("MACs", count(reference.macs))
-    if reference.latency_ms is not None:
-        table.add_row("latency", f"{reference.latency_ms:.3f} ms")
-    table.add_row("val accuracy", percent(reference.val_accuracy))
-    table.add_row("test accuracy", percent(reference.test_accuracy))
+    table = _layout.reference_table(
+        params=reference.params,
+        macs=reference.macs,
+        latency_ms=reference.latency_ms,
+        val_accuracy=reference.val_accuracy,
+        test_accuracy=reference.test_accuracy,
+    )
     trained = reference.pretrain_seconds
     table.add_row("pretraining", f"{trained:.1f} s" if trained else "none (weights loaded)")
     return table
@@ -41,7 +38,7 @@ def reference_table(result: SearchResult) -> Table:
 
 def budget_table(result: SearchResult) -> Table:
     limits, reference = result.limits, result.reference
-    table = _pairs()
+    table = pairs_table()
     table.add_row("max parameters", share(limits.max_params, reference.params))
     table.add_row("max MACs", share(limits.max_macs, reference.macs))
     latency = limits.max_latency_ms
@@ -54,23 +51,15 @@ def leaderboard_table(result: SearchResult) -> Table:
     with_latency = result.limits.max_latency_ms is not None or any(
         c.latency_ms is not None for c in result.leaderboard
     )
-    table = Table(
-        title=Text(f"Leaderboard of {result.study_name}", style="bold"),
-        caption=f"{BASELINE_MARK} baseline (same budget, same fine-tune)   {BEST_MARK} best   "
-        "screened/rung: search split; val, margin (paired over the best baseline, 95%): "
-        "validation",
-        title_justify="left",
+    return _layout.leaderboard_table(
+        result.leaderboard,
+        title=f"Leaderboard of {result.study_name}",
+        caption=f"{LEGEND}   screened/rung: search split; val, margin (paired over the best "
+        "baseline, 95%): validation",
+        reference_macs=result.reference.macs,
+        best=None if result.best is None else result.best.number,
+        with_latency=with_latency,
     )
-    for header in ("#", "kind", "state", "stage", "feasible", "pareto", "params", "MACs"):
-        table.add_column(header, no_wrap=True, justify="right" if header == "#" else "left")
-    if with_latency:
-        table.add_column("latency ms", justify="right", no_wrap=True)
-    for header in ("screened", "rung", "val acc", "margin pt", "test acc"):
-        table.add_column(header, justify="right", no_wrap=True)
-    best = None if result.best is None else result.best.number
-    for candidate in result.leaderboard:
-        table.add_row(*_row(candidate, result, with_latency, best=candidate.number == best))
-    return table
 
 
 def summary(result: SearchResult) -> RenderableType:
@@ -87,7 +76,7 @@ def summary(result: SearchResult) -> RenderableType:
                 style="bold green",
             )
         )
-        for kind in _BASELINES:
+        for kind in BASELINES:
             lines.append(_gain_line(result, best, kind))
     correlation = result.rank_correlation
     shown = "n/a (needs 3 finalists)" if correlation is None else f"{correlation:+.2f}"
@@ -97,39 +86,3 @@ def summary(result: SearchResult) -> RenderableType:
 
 def _gain_line(result: SearchResult, best: Candidate, kind: str) -> Text:
     return Text(gain_text(kind, result.baseline(kind), best, result.gain_over(kind)))
-
-
-def _row(candidate: Candidate, result: SearchResult, latency: bool, *, best: bool) -> list[Text]:
-    reference = result.reference
-    baseline = candidate.kind in _BASELINES
-    number = f"{BEST_MARK} {candidate.number}" if best else str(candidate.number)
-    kind = f"{BASELINE_MARK} {candidate.kind}" if baseline else candidate.kind
-    cells = [
-        Text(number, style="bold green" if best else ""),
-        Text(kind, style="bold cyan" if baseline else ""),
-        Text(candidate.state, style=_STATE_STYLES.get(candidate.state, "")),
-        Text(candidate.fidelity),
-        Text("yes" if candidate.feasible else "no", style="" if candidate.feasible else "red"),
-        Text("yes" if candidate.pareto else ""),
-        Text(count(candidate.params)),
-        Text(share(candidate.macs, reference.macs)),
-    ]
-    if latency:
-        value = candidate.latency_ms
-        cells.append(Text(NONE if value is None else f"{value:.3f}"))
-    cells += [
-        Text(percent(candidate.proxy_score)),
-        Text(percent(candidate.rung_score)),
-        Text(percent(candidate.accuracy)),
-        Text(margin_text(candidate.margin, candidate.margin_se)),
-        Text(percent(candidate.test_accuracy)),
-    ]
-    return cells
-
-
-def _pairs() -> Table:
-    # Headings are printed above these: a table's title wraps to the table's narrow width.
-    table = Table(show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column()
-    return table

@@ -324,7 +324,10 @@ def _parse(model: type[_M], response: httpx.Response) -> _M:
 
 
 def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
-    """Write through ``write`` to a temporary file beside ``target``, fsync, then rename."""
+    """Write through ``write`` to a temporary file beside ``target``, fsync, then rename.
+
+    The server's writes use :class:`pruning.AtomicFile`; the client writes to a user's disk
+    and must not import torch (which ``pruning`` does), so it keeps this one."""
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (renamed or removed below)
         dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
     )

@@ -9,16 +9,16 @@ between requests (the app keeps one and closes it at shutdown). fANOVA is not ch
 from __future__ import annotations
 
 import threading
-import warnings
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
+from cachetools import LRUCache
 from optuna.storages import RDBStorage
 
 from search import (
     HistoryPoint,
     ImportanceUnavailable,
+    make_storage,
     objective_direction,
     optimization_history,
     param_importances,
@@ -54,7 +54,10 @@ class StudyStorages:
         with self._lock:
             found = self._storages.get(url)
             if found is None:
-                found = self._storages[url] = _open(url)
+                # A reader: no heartbeats; a request waits less for SQLite's lock than a trial.
+                found = self._storages[url] = make_storage(
+                    url, heartbeat_s=None, sqlite_timeout_s=30
+                )
             return found
 
     def load(self, job: Job) -> optuna.Study | None:
@@ -77,13 +80,6 @@ class StudyStorages:
             storages, self._storages = list(self._storages.values()), {}
         for storage in storages:
             storage.engine.dispose()
-
-
-def _open(url: str) -> RDBStorage:
-    connect: dict[str, object] = {"timeout": 30} if url.startswith("sqlite") else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True, "connect_args": connect})
 
 
 @dataclass(frozen=True)
@@ -109,28 +105,22 @@ class Importances:
     message: str | None = None
 
 
-@dataclass
 class ImportanceCache:
     """Importances per (job id, trials done): recomputed only when more trials finished.
     Holds the ``size`` most recently used jobs."""
 
-    size: int = 256
-    _items: OrderedDict[tuple[str, int], Importances] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: LRUCache[tuple[str, int], Importances] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, key: tuple[str, int]) -> Importances | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)  # a hit counts as a use
 
     def put(self, key: tuple[str, int], value: Importances) -> None:
         with self._lock:
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def job_importances(

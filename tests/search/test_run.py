@@ -17,11 +17,12 @@ from search import (
     SearchCancelled,
     SearchResult,
     TrialEvent,
+    make_storage,
     prepare,
     run_search,
 )
 from search.candidates import Candidate
-from search.runner import make_storage, open_study
+from search.runner import open_study
 from search.stages import Objective
 from search.stages._finals import Z
 from tests.search.conftest import tiny_spec

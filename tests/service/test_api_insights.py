@@ -451,3 +451,15 @@ def test_on_postgresql(tmp_path: Path, reference: dict[str, Any]) -> None:
         assert layers[0]["kept"] == kept_channels(first["out_channels"], 0.5, 1)
         assert len(history["points"]) == 6
         assert importance["trials_used"] == 5 and importance["message"] is None
+
+
+def test_the_importance_cache_keeps_the_most_recently_used() -> None:
+    cache = studies.ImportanceCache(size=2)
+    values = {key: studies.Importances(params={}, trials_used=n) for n, key in enumerate("abc")}
+    cache.put(("a", 1), values["a"])
+    cache.put(("b", 1), values["b"])
+    assert cache.get(("a", 1)) is values["a"]  # a hit: "b" is now the oldest
+    cache.put(("c", 1), values["c"])
+    assert cache.get(("b", 1)) is None
+    assert cache.get(("a", 1)) is values["a"] and cache.get(("c", 1)) is values["c"]
+    assert cache.get(("a", 2)) is None  # more trials done: computed afresh

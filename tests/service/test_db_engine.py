@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from service.db import Database, is_transient, make_engine, session_scope, with_retry
+from service.db import Database, make_engine, session_scope, with_retry
 from service.models import ApiKey
+from workers import is_transient
 
 
 def test_sqlite_gets_wal_a_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
@@ -58,19 +59,7 @@ def _operational(message: str, orig: Exception | None = None) -> OperationalErro
     return OperationalError("SELECT 1", {}, orig or sqlite3.OperationalError(message))
 
 
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        (_operational("database is locked"), True),
-        (_operational("no such table: ps_jobs"), False),
-        (_operational("x", Exception("server closed the connection unexpectedly")), True),
-        (DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True), True),
-        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
-        (ValueError("not a database error"), False),
-    ],
-)
-def test_transient_errors_are_recognised(error: BaseException, transient: bool) -> None:
-    assert is_transient(error) is transient
+# Which errors are transient is decided in one place: tests/workers/test_transient.py.
 
 
 def test_transient_errors_are_retried_with_growing_delays() -> None:

@@ -201,7 +201,6 @@ class SlowFlakyStore(FlakyStore):
 def outage_clock(monkeypatch: pytest.MonkeyPatch) -> OutageClock:
     clock = OutageClock(step_s=60.0)
     monkeypatch.setattr(app_module, "backoff_s", lambda retries: 0.0)
-    monkeypatch.setattr(app_module, "time", clock)
     monkeypatch.setattr(transient_module, "time", clock)
     return clock
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import cast
 
 import optuna_dashboard
 from a2wsgi.wsgi_typing import WSGIApp
+from cachetools import LRUCache
 from fastapi import Request
 from optuna.storages import BaseStorage
 
@@ -32,8 +32,8 @@ class Dashboards:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._apps: OrderedDict[tuple[str, str], Dashboard] = OrderedDict()
-        self._lock = threading.Lock()
+        self._apps: LRUCache[tuple[str, str], Dashboard] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, storage: BaseStorage, key: tuple[str, str]) -> Dashboard:
         """The dashboard of study ``key[1]`` in ``storage`` (whose URL is ``key[0]``).
@@ -42,16 +42,12 @@ class Dashboards:
             StudyNotCreated: the storage has no such study (yet).
         """
         with self._lock:
-            found = self._apps.get(key)
+            found = self._apps.get(key)  # a hit counts as a use
             if found is not None:
-                self._apps.move_to_end(key)
                 return found
         built = _build(storage, key[1])  # outside the lock: it reads the database
         with self._lock:
-            self._apps[key] = built
-            self._apps.move_to_end(key)
-            while len(self._apps) > self.size:
-                self._apps.popitem(last=False)
+            self._apps[key] = built  # drops the least recently used beyond ``size``
         return built
 
     def __len__(self) -> int:
