@@ -24,6 +24,7 @@ from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import backoff_s, is_transient, outage_outlasted
 from workers.dispatch import CeleryDispatcher
+from workers.exceptions import NoBroker, NotConfigured
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
@@ -63,12 +64,12 @@ def configured() -> tuple[JobStore, WorkerOptions]:
     """The store and options set by :func:`configure`.
 
     Raises:
-        RuntimeError: :func:`configure` was not called in this process.
+        NotConfigured: :func:`configure` was not called in this process.
     """
     with _lock:
         config = _config
         if config is None:
-            raise RuntimeError(
+            raise NotConfigured(
                 "workers.configure(store_factory, options) was not called in this worker "
                 "process; start workers with `prunesearch worker`, which does"
             )
@@ -81,10 +82,10 @@ def make_celery(options: WorkerOptions) -> Celery:
     """A Celery app for ``options.broker_url`` with the job tasks registered.
 
     Raises:
-        ValueError: no broker is configured (run embedded instead).
+        NoBroker: no broker is configured (run embedded instead).
     """
     if options.broker_url is None:
-        raise ValueError(
+        raise NoBroker(
             "no broker_url: Celery needs a broker (redis://...); without one, jobs run "
             "embedded in the API process (workers.EmbeddedDispatcher)"
         )

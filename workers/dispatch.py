@@ -15,6 +15,7 @@ from typing import Any, cast
 from workers import runner
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import backoff_s, is_transient, outage_outlasted
+from workers.exceptions import UnknownTask
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
@@ -50,7 +51,7 @@ class CeleryDispatcher(Dispatcher):
         self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
     ) -> None:
         if task not in runner.TASKS:
-            raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
+            raise UnknownTask(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
         args = [] if task == runner.SWEEP else [str(job_id)]
         self.app.send_task(task, args=args, queue=queue, countdown=countdown_s or None)
 
@@ -105,7 +106,7 @@ class EmbeddedDispatcher(Dispatcher):
         self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
     ) -> None:
         if task not in runner.TASKS:
-            raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
+            raise UnknownTask(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
         with self._idle:
             if self._closed.is_set():
                 # Shutting down: the job stays as it is and the sweeper resumes it later.

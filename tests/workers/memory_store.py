@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workers import JobStore, JobTicket
+from workers import JobStatus, JobStore, JobTicket
 from workers.store import WorkerBeat
 
 FINAL = ("succeeded", "failed", "cancelled")
@@ -111,7 +111,7 @@ class MemoryStore(JobStore):
                 owner=job.owner,
                 spec=copy.deepcopy(job.spec),
                 study_name=job.study_name,
-                status=job.status,
+                status=JobStatus(job.status),
                 cancel_requested=job.cancel_requested,
                 device_kind=job.device_kind,
                 prepared=job.reference is not None,
