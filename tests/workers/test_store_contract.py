@@ -408,9 +408,7 @@ def test_starting_a_finalizing_job_is_refused(harness: Harness) -> None:
 
 @pytest.mark.parametrize("method", ["begin_running", "begin_finalizing"])
 def test_racing_callers_see_exactly_one_winner(harness: Harness, method: str) -> None:
-    job_id = harness.submit_in(
-        JobStatus.QUEUED if method == "begin_running" else JobStatus.RUNNING
-    )
+    job_id = harness.submit_in(JobStatus.QUEUED if method == "begin_running" else JobStatus.RUNNING)
     call = getattr(harness.store, method)
 
     with ThreadPoolExecutor(4) as pool:
