@@ -21,6 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kombu.entity import Exchange, Queue
 
 from workers import runner
+from workers._broker import QUEUES
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import backoff_s, is_transient, outage_outlasted
 from workers.dispatch import CeleryDispatcher
@@ -31,8 +32,6 @@ from workers.store import JobStore
 __all__ = ["QUEUES", "configure", "make_celery"]
 
 log = logging.getLogger(__name__)
-
-QUEUES = ("cpu", "cuda")  # one per device kind, so latency is measured where models run
 
 
 @dataclass

@@ -9,10 +9,12 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
 from workers import runner
+from workers._broker import QUEUES, redis_queue_depths
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import backoff_s, is_transient, outage_outlasted
 from workers.exceptions import UnknownTask
@@ -36,16 +38,32 @@ class Dispatcher(abc.ABC):
         sooner than ``countdown_s`` seconds from now."""
 
     def queue_depths(self) -> dict[str, int] | None:
-        """Tasks waiting (not yet started) by queue, where this dispatcher holds the queue;
-        ``None`` where the broker does (read it there)."""
+        """Tasks waiting (not yet started) by queue; ``None`` where this dispatcher cannot
+        tell (a dispatcher that only records, a broker whose layout it does not know).
+
+        Raises:
+            BrokerUnavailable: the queues live in a broker that did not answer.
+        """
         return None
 
 
 class CeleryDispatcher(Dispatcher):
-    """Sends tasks by name through a Celery app's broker; the arguments are JSON."""
+    """Sends tasks by name through a Celery app's broker; the arguments are JSON.
 
-    def __init__(self, app: Any) -> None:
+    Its :meth:`queue_depths` reads the broker (Redis) with ``timeout_s`` to answer, so a
+    broker that is away costs a caller (a /metrics scrape) that long at most.
+    """
+
+    def __init__(self, app: Any, *, queues: Sequence[str] = QUEUES, timeout_s: float = 1.0) -> None:
         self.app = app
+        self.queues = tuple(queues)
+        self.timeout_s = timeout_s
+
+    def queue_depths(self) -> dict[str, int] | None:
+        url = self.app.conf.broker_url
+        if not isinstance(url, str):
+            return None
+        return redis_queue_depths(url, self.queues, timeout_s=self.timeout_s)
 
     def enqueue(
         self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
@@ -92,7 +110,7 @@ class EmbeddedDispatcher(Dispatcher):
             )
             self._sweeper.start()
         # This process is the worker: one heartbeat for the pool, like a Celery worker's.
-        who = Identity(worker=f"embedded@{socket.gethostname()}", queues=("cpu", "cuda"))
+        who = Identity(worker=f"embedded@{socket.gethostname()}", queues=QUEUES)
         set_identity(who)
         self._heartbeat = Heartbeat(
             lambda: store, who, interval_s=options.worker_heartbeat_s
@@ -100,7 +118,7 @@ class EmbeddedDispatcher(Dispatcher):
 
     def queue_depths(self) -> dict[str, int]:
         with self._idle:
-            return {queue: self._waiting[queue] for queue in ("cpu", "cuda")}
+            return {queue: self._waiting[queue] for queue in QUEUES}
 
     def enqueue(
         self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
