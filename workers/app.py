@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery, Task, signals
@@ -41,11 +41,19 @@ class _Config:
     store: JobStore | None = None
 
 
-_config: _Config | None = None
-_lock = threading.Lock()
-# Set in the worker's main process (worker_init), inherited by its forked pool children.
-_worker_queues: tuple[str, ...] = ()
-_heartbeat: Heartbeat | None = None
+@dataclass
+class _ProcessState:
+    """All this module keeps per process, in one place: what :func:`configure` set, the
+    queues the worker consumes (set in its main process by ``worker_init``, inherited by
+    the forked pool children) and the heartbeat the pool process started."""
+
+    config: _Config | None = None
+    queues: tuple[str, ...] = ()
+    heartbeat: Heartbeat | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_state = _ProcessState()
 
 
 def configure(store_factory: Callable[[], JobStore], options: WorkerOptions) -> None:
@@ -54,9 +62,8 @@ def configure(store_factory: Callable[[], JobStore], options: WorkerOptions) -> 
     The store is built on the first task, not here: in Celery's prefork pool that is in the
     child process, so no database connection is shared across a fork.
     """
-    global _config
-    with _lock:
-        _config = _Config(store_factory=store_factory, options=options)
+    with _state.lock:
+        _state.config = _Config(store_factory=store_factory, options=options)
 
 
 def configured() -> tuple[JobStore, WorkerOptions]:
@@ -65,8 +72,8 @@ def configured() -> tuple[JobStore, WorkerOptions]:
     Raises:
         NotConfigured: :func:`configure` was not called in this process.
     """
-    with _lock:
-        config = _config
+    with _state.lock:
+        config = _state.config
         if config is None:
             raise NotConfigured(
                 "workers.configure(store_factory, options) was not called in this worker "
@@ -104,25 +111,23 @@ def make_celery(options: WorkerOptions) -> Celery:
 
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
     """In the worker's main process: remember the queues it consumes from."""
-    global _worker_queues
     try:
-        _worker_queues = tuple(sorted(sender.app.amqp.queues.consume_from))
+        _state.queues = tuple(sorted(sender.app.amqp.queues.consume_from))
     except AttributeError:
-        _worker_queues = ()
+        _state.queues = ()
 
 
 def _on_worker_process_init(sender: Any = None, **_: Any) -> None:
     """In each process that runs tasks (a prefork child, or the solo pool's worker): name
     it after the Celery node and its pool index, and start its heartbeat thread."""
-    global _heartbeat
-    with _lock:
-        config = _config
+    with _state.lock:
+        config = _state.config
     if config is None:
         log.warning("no worker heartbeat: workers.configure() was not called in this process")
         return
-    who = Identity(worker=str(sender), process=_pool_index(), queues=_worker_queues)
+    who = Identity(worker=str(sender), process=_pool_index(), queues=_state.queues)
     set_identity(who)
-    _heartbeat = Heartbeat(
+    _state.heartbeat = Heartbeat(
         lambda: configured()[0], who, interval_s=config.options.worker_heartbeat_s
     ).start()
 
@@ -269,8 +274,8 @@ def _name_this_worker(task: Any) -> None:
     """Slices are recorded under the node's name; a process whose heartbeat was not started
     (a worker started without the signal, e.g. in tests) learns it from the request."""
     hostname = getattr(task.request, "hostname", None)
-    if _heartbeat is None and hostname:
-        set_identity(Identity(worker=str(hostname), process=_pool_index(), queues=_worker_queues))
+    if _state.heartbeat is None and hostname:
+        set_identity(Identity(worker=str(hostname), process=_pool_index(), queues=_state.queues))
 
 
 def _sweep(self: Any) -> None:

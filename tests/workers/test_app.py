@@ -43,7 +43,7 @@ BROKER = "memory://"
 
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch) -> Celery:
-    monkeypatch.setattr(app_module, "_config", None)  # each test configures its own
+    monkeypatch.setattr(app_module._state, "config", None)  # each test configures its own
     return make_celery(WorkerOptions(broker_url=BROKER))
 
 

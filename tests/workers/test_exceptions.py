@@ -45,7 +45,7 @@ def test_what_the_workers_raise_is_in_the_tree(monkeypatch: pytest.MonkeyPatch) 
         WorkerOptions(slice_trials=0)
     with pytest.raises(NoBroker, match="embedded"):
         make_celery(WorkerOptions())
-    monkeypatch.setattr("workers.app._config", None)
+    monkeypatch.setattr("workers.app._state.config", None)
     with pytest.raises(NotConfigured, match=r"workers\.configure"):
         configured()
 
