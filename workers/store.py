@@ -112,6 +112,8 @@ class JobLifecycle(abc.ABC):
     - Every transition is recorded with its time, and resets the job's staleness clock.
     - A job id that does not exist raises ``KeyError`` (reads and writes alike, except
       :meth:`stale_jobs` and :meth:`ended_jobs`, which list ids).
+    - Numbers JSON cannot spell (NaN, infinities) in a result, a reference or a candidate
+      are stored as None.
     """
 
     @property
@@ -125,7 +127,8 @@ class JobLifecycle(abc.ABC):
 
     @abc.abstractmethod
     def start(self, job_id: str) -> bool:
-        """queued -> running (True); True if already running; False for any other status."""
+        """queued -> running (True); True if already running; False for any other status.
+        Starting the job beats its heartbeat; racing callers all join, one moves it."""
 
     @abc.abstractmethod
     def begin_running(self, job_id: str) -> bool:
@@ -138,7 +141,8 @@ class JobLifecycle(abc.ABC):
 
     @abc.abstractmethod
     def succeed(self, job_id: str, result: Mapping[str, Any], best_artifact: str | None) -> None:
-        """finalizing -> succeeded, with the result summary and the best bundle's artifact."""
+        """finalizing -> succeeded, with the result summary and the best bundle's artifact
+        (an id :meth:`ArtifactResolver.store_bundle` gave). From any other status: nothing."""
 
     @abc.abstractmethod
     def fail(self, job_id: str, message: str) -> None:
@@ -150,7 +154,8 @@ class JobLifecycle(abc.ABC):
 
     @abc.abstractmethod
     def requeue(self, job_id: str, message: str) -> None:
-        """running -> queued, when the sweeper restarts a job whose runner vanished."""
+        """running -> queued, when the sweeper restarts a job whose runner vanished (from any
+        other status: nothing). Its staleness clock starts afresh: no runner has it yet."""
 
     @abc.abstractmethod
     def beat(self, job_id: str) -> None:
@@ -176,7 +181,9 @@ class JobLifecycle(abc.ABC):
         stage: str | None = None,
     ) -> None:
         """Progress so far (``stage``: screen, rung-k or final, when known); also the
-        runner's heartbeat, which the sweeper reads."""
+        runner's heartbeat, which the sweeper reads. Parallel slices report out of order:
+        the counts and the best score only ever rise (a None or non-finite score leaves
+        the best as it is)."""
 
     @abc.abstractmethod
     def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
@@ -205,7 +212,8 @@ class ArtifactResolver(abc.ABC):
 
     Artifacts are owner-scoped: an id that does not exist and another owner's id alike
     raise ``KeyError`` (a worker never learns that someone else's id exists). Unknown job
-    ids raise ``KeyError``. Paths point at files that exist once their id is handed out.
+    ids raise ``KeyError``. An artifact's file exists, whole, once its id is handed out;
+    the form of a stored bundle (a zip, or the folder itself) is the store's.
     """
 
     @abc.abstractmethod
