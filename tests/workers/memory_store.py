@@ -4,7 +4,8 @@ Not a mock: it implements the whole contract of the ABC (conditional, lock-guard
 changes with exactly one winner, ``KeyError`` for unknown ids, owner-scoped artifacts,
 heartbeats read by ``stale_jobs``, upserts of candidates by number, bundles copied into a
 store of its own), so the runner is tested against the same rules the service's SQL store
-keeps. It also records every transition with its time, for the tests to read.
+keeps: ``test_store_contract.py`` runs one suite on both. It also records every
+transition with its time, for the tests to read.
 """
 
 from __future__ import annotations
