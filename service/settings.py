@@ -15,9 +15,13 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from workers import WorkerOptions
+
 __all__ = ["Settings", "get_settings", "is_loopback", "normalize_database_url"]
 
 _INT32_MAX = 2**31 - 1  # the jobs table's trial counts are 32-bit
+# The workers' knobs: their defaults and their checks are the workers' (one set of each).
+_WORKERS = WorkerOptions()
 
 
 class Settings(BaseSettings):
@@ -35,26 +39,28 @@ class Settings(BaseSettings):
     max_spec_kb: int = Field(default=256, gt=0)  # the JSON body of POST /v1/jobs
     allow_pickle: bool = False  # operator switch: accept pickled modules as weights
 
-    # Execution: no broker means embedded (a thread pool inside the API process).
+    # Execution: no broker means embedded (a thread pool inside the API process). The
+    # knobs below are the workers' (workers.WorkerOptions): defaulted and checked there
+    # (see worker_options()), under names of their own here.
     broker_url: str | None = None
     embedded_workers: int = Field(default=1, ge=1)
-    slice_trials: int = Field(default=4, ge=1)
-    slice_seconds: float = Field(default=300.0, gt=0)
-    task_time_limit_s: int = Field(default=1800, gt=0)
-    visibility_timeout_s: int = Field(default=3600, gt=0)
-    heartbeat_interval_s: int = Field(default=30, gt=0)
-    stale_after_s: int = Field(default=300, gt=0)
-    sweep_interval_s: int = Field(default=60, gt=0)
-    # Optuna's grace for a silent trial before it is failed and retried; unset: four
-    # trial heartbeats, at least 60 s.
-    trial_grace_s: int | None = Field(default=None, gt=0)
+    slice_trials: int = _WORKERS.slice_trials
+    slice_seconds: float = _WORKERS.slice_seconds
+    task_time_limit_s: int = _WORKERS.task_time_limit_s
+    visibility_timeout_s: int = _WORKERS.visibility_timeout_s
+    heartbeat_interval_s: int = _WORKERS.trial_heartbeat_s  # Optuna's trial heartbeat
+    stale_after_s: int = int(_WORKERS.stale_after_s)
+    sweep_interval_s: int = int(_WORKERS.sweep_every_s)
+    # Optuna's grace for a silent trial before it is failed and retried; unset:
+    # WorkerOptions.grace_for(heartbeat_interval_s).
+    trial_grace_s: int | None = None
     # Faults (README "Faults and limits"): the most slices of one job the workers run at
     # once, and how long a database or broker outage may last before it fails a job.
-    max_parallelism: int = Field(default=8, ge=1)
-    outage_tolerance_s: float = Field(default=300.0, ge=0)
+    max_parallelism: int = _WORKERS.max_parallelism
+    outage_tolerance_s: float = _WORKERS.outage_tolerance_s
     # Each worker process records a heartbeat this often; /metrics counts a worker alive
     # while its last one is younger than three of these.
-    worker_heartbeat_s: float = Field(default=15.0, gt=0)
+    worker_heartbeat_s: float = _WORKERS.worker_heartbeat_s
 
     # HTTP and auth.
     host: str = "127.0.0.1"
@@ -95,6 +101,32 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return self.broker_url is None
 
+    def worker_options(self) -> WorkerOptions:
+        """The workers' options from these settings (API and workers read the same).
+
+        Raises:
+            workers.InvalidOptions: a value, or a combination, the workers refuse.
+        """
+        return WorkerOptions(
+            slice_trials=self.slice_trials,
+            slice_seconds=self.slice_seconds,
+            allowed_factories=tuple(self.allowed_factories),
+            stale_after_s=self.stale_after_s,
+            broker_url=self.broker_url,
+            visibility_timeout_s=self.visibility_timeout_s,
+            task_time_limit_s=self.task_time_limit_s,
+            trial_heartbeat_s=self.heartbeat_interval_s,
+            trial_grace_s=(
+                WorkerOptions.grace_for(self.heartbeat_interval_s)
+                if self.trial_grace_s is None
+                else self.trial_grace_s
+            ),
+            worker_heartbeat_s=self.worker_heartbeat_s,
+            sweep_every_s=float(self.sweep_interval_s),
+            max_parallelism=self.max_parallelism,
+            outage_tolerance_s=self.outage_tolerance_s,
+        )
+
     @field_validator("broker_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -119,17 +151,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        # A task must end before the broker redelivers it, or its work runs twice.
-        if not self.slice_seconds < self.task_time_limit_s < self.visibility_timeout_s:
-            raise ValueError(
-                "need slice_seconds < task_time_limit_s < visibility_timeout_s, got "
-                f"{self.slice_seconds} / {self.task_time_limit_s} / {self.visibility_timeout_s}"
-            )
-        if self.trial_grace_s is not None and self.trial_grace_s <= self.heartbeat_interval_s:
-            raise ValueError(
-                f"trial_grace_s ({self.trial_grace_s}) must exceed heartbeat_interval_s "
-                f"({self.heartbeat_interval_s}), or live trials are failed"
-            )
+        # The workers' one check (a task must end before the broker redelivers it, a
+        # trial's grace must exceed its heartbeat, ...): InvalidOptions is a ValueError.
+        self.worker_options()
         if not self.auth and not (self.embedded and is_loopback(self.host)):
             raise ValueError(
                 "auth may be off only for an embedded run bound to loopback "

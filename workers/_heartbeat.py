@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from workers.store import JobStore, WorkerBeat
+from workers.store import WorkerBeat, WorkerTelemetry
 
 __all__ = ["Heartbeat", "Identity", "count_slice", "count_task", "identity", "set_identity"]
 
@@ -33,47 +33,47 @@ class Identity:
 
 
 @dataclass
-class _Counts:
+class _ThisProcess:
+    """All this module keeps per process, in one place: who it is and what it has done."""
+
+    identity: Identity
     tasks: int = 0
     slices: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when a count changes: the heartbeat records it at once rather than an interval later.
+    changed: threading.Event = field(default_factory=threading.Event)
 
 
-_counts = _Counts()
-# Set when a count changes: the heartbeat records it at once rather than an interval later.
-_changed = threading.Event()
-_identity = Identity(worker=f"{socket.gethostname()}/{os.getpid()}")
-_identity_lock = threading.Lock()
+_this = _ThisProcess(identity=Identity(worker=f"{socket.gethostname()}/{os.getpid()}"))
 
 
 def identity() -> Identity:
     """This process's identity (default: ``host/pid`` until a worker sets one)."""
-    with _identity_lock:
-        return _identity
+    with _this.lock:
+        return _this.identity
 
 
 def set_identity(value: Identity) -> None:
-    global _identity
-    with _identity_lock:
-        _identity = value
+    with _this.lock:
+        _this.identity = value
 
 
 def count_task() -> None:
-    with _counts.lock:
-        _counts.tasks += 1
-    _changed.set()
+    with _this.lock:
+        _this.tasks += 1
+    _this.changed.set()
 
 
 def count_slice() -> None:
-    with _counts.lock:
-        _counts.slices += 1
-    _changed.set()
+    with _this.lock:
+        _this.slices += 1
+    _this.changed.set()
 
 
 def counts() -> tuple[int, int]:
     """(tasks, slices) this process has run."""
-    with _counts.lock:
-        return _counts.tasks, _counts.slices
+    with _this.lock:
+        return _this.tasks, _this.slices
 
 
 class Heartbeat:
@@ -86,7 +86,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        store: Callable[[], JobStore],
+        store: Callable[[], WorkerTelemetry],
         who: Identity,
         *,
         interval_s: float,
@@ -107,7 +107,7 @@ class Heartbeat:
 
     def stop(self, timeout: float | None = 5.0) -> None:
         self._stop.set()
-        _changed.set()
+        _this.changed.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -135,5 +135,5 @@ class Heartbeat:
             except Exception as exc:  # the database may be away for a while
                 log.warning("worker heartbeat of %s not recorded: %s", self.who.worker, exc)
             # Every interval_s, or as soon as a task or slice ends.
-            _changed.wait(self.interval_s)
-            _changed.clear()
+            _this.changed.wait(self.interval_s)
+            _this.changed.clear()

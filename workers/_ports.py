@@ -25,6 +25,10 @@ class Dispatcher(abc.ABC):
         sooner than ``countdown_s`` seconds from now."""
 
     def queue_depths(self) -> dict[str, int] | None:
-        """Tasks waiting (not yet started) by queue, where this dispatcher holds the queue;
-        ``None`` where the broker does (read it there)."""
+        """Tasks waiting (not yet started) by queue; ``None`` where this dispatcher cannot
+        tell (a dispatcher that only records, a broker whose layout it does not know).
+
+        Raises:
+            BrokerUnavailable: the queues live in a broker that did not answer.
+        """
         return None

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery, Task, signals
@@ -20,17 +20,17 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from kombu.entity import Exchange, Queue
 
 from workers import runner
+from workers._broker import QUEUES
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._transient import OutageBound, backoff_s, is_transient
 from workers.dispatch import CeleryDispatcher
+from workers.exceptions import NoBroker, NotConfigured
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
 __all__ = ["QUEUES", "configure", "make_celery"]
 
 log = logging.getLogger(__name__)
-
-QUEUES = ("cpu", "cuda")  # one per device kind, so latency is measured where models run
 
 
 @dataclass
@@ -40,11 +40,19 @@ class _Config:
     store: JobStore | None = None
 
 
-_config: _Config | None = None
-_lock = threading.Lock()
-# Set in the worker's main process (worker_init), inherited by its forked pool children.
-_worker_queues: tuple[str, ...] = ()
-_heartbeat: Heartbeat | None = None
+@dataclass
+class _ProcessState:
+    """All this module keeps per process, in one place: what :func:`configure` set, the
+    queues the worker consumes (set in its main process by ``worker_init``, inherited by
+    the forked pool children) and the heartbeat the pool process started."""
+
+    config: _Config | None = None
+    queues: tuple[str, ...] = ()
+    heartbeat: Heartbeat | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_state = _ProcessState()
 
 
 def configure(store_factory: Callable[[], JobStore], options: WorkerOptions) -> None:
@@ -53,21 +61,20 @@ def configure(store_factory: Callable[[], JobStore], options: WorkerOptions) -> 
     The store is built on the first task, not here: in Celery's prefork pool that is in the
     child process, so no database connection is shared across a fork.
     """
-    global _config
-    with _lock:
-        _config = _Config(store_factory=store_factory, options=options)
+    with _state.lock:
+        _state.config = _Config(store_factory=store_factory, options=options)
 
 
 def configured() -> tuple[JobStore, WorkerOptions]:
     """The store and options set by :func:`configure`.
 
     Raises:
-        RuntimeError: :func:`configure` was not called in this process.
+        NotConfigured: :func:`configure` was not called in this process.
     """
-    with _lock:
-        config = _config
+    with _state.lock:
+        config = _state.config
         if config is None:
-            raise RuntimeError(
+            raise NotConfigured(
                 "workers.configure(store_factory, options) was not called in this worker "
                 "process; start workers with `prunesearch worker`, which does"
             )
@@ -80,10 +87,10 @@ def make_celery(options: WorkerOptions) -> Celery:
     """A Celery app for ``options.broker_url`` with the job tasks registered.
 
     Raises:
-        ValueError: no broker is configured (run embedded instead).
+        NoBroker: no broker is configured (run embedded instead).
     """
     if options.broker_url is None:
-        raise ValueError(
+        raise NoBroker(
             "no broker_url: Celery needs a broker (redis://...); without one, jobs run "
             "embedded in the API process (workers.EmbeddedDispatcher)"
         )
@@ -103,25 +110,23 @@ def make_celery(options: WorkerOptions) -> Celery:
 
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
     """In the worker's main process: remember the queues it consumes from."""
-    global _worker_queues
     try:
-        _worker_queues = tuple(sorted(sender.app.amqp.queues.consume_from))
+        _state.queues = tuple(sorted(sender.app.amqp.queues.consume_from))
     except AttributeError:
-        _worker_queues = ()
+        _state.queues = ()
 
 
 def _on_worker_process_init(sender: Any = None, **_: Any) -> None:
     """In each process that runs tasks (a prefork child, or the solo pool's worker): name
     it after the Celery node and its pool index, and start its heartbeat thread."""
-    global _heartbeat
-    with _lock:
-        config = _config
+    with _state.lock:
+        config = _state.config
     if config is None:
         log.warning("no worker heartbeat: workers.configure() was not called in this process")
         return
-    who = Identity(worker=str(sender), process=_pool_index(), queues=_worker_queues)
+    who = Identity(worker=str(sender), process=_pool_index(), queues=_state.queues)
     set_identity(who)
-    _heartbeat = Heartbeat(
+    _state.heartbeat = Heartbeat(
         lambda: configured()[0], who, interval_s=config.options.worker_heartbeat_s
     ).start()
 
@@ -268,8 +273,8 @@ def _name_this_worker(task: Any) -> None:
     """Slices are recorded under the node's name; a process whose heartbeat was not started
     (a worker started without the signal, e.g. in tests) learns it from the request."""
     hostname = getattr(task.request, "hostname", None)
-    if _heartbeat is None and hostname:
-        set_identity(Identity(worker=str(hostname), process=_pool_index(), queues=_worker_queues))
+    if _state.heartbeat is None and hostname:
+        set_identity(Identity(worker=str(hostname), process=_pool_index(), queues=_state.queues))
 
 
 def _sweep(self: Any) -> None:

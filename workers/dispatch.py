@@ -6,15 +6,18 @@ import logging
 import socket
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
 from tenacity import Retrying, retry_if_exception
 
 from workers import runner
+from workers._broker import QUEUES, redis_queue_depths
 from workers._heartbeat import Heartbeat, Identity, set_identity
 from workers._ports import Dispatcher
 from workers._transient import OutageBound, backoff_s, is_transient
+from workers.exceptions import UnknownTask
 from workers.options import WorkerOptions
 from workers.store import JobStore
 
@@ -24,16 +27,28 @@ log = logging.getLogger(__name__)
 
 
 class CeleryDispatcher(Dispatcher):
-    """Sends tasks by name through a Celery app's broker; the arguments are JSON."""
+    """Sends tasks by name through a Celery app's broker; the arguments are JSON.
 
-    def __init__(self, app: Any) -> None:
+    Its :meth:`queue_depths` reads the broker (Redis) with ``timeout_s`` to answer, so a
+    broker that is away costs a caller (a /metrics scrape) that long at most.
+    """
+
+    def __init__(self, app: Any, *, queues: Sequence[str] = QUEUES, timeout_s: float = 1.0) -> None:
         self.app = app
+        self.queues = tuple(queues)
+        self.timeout_s = timeout_s
+
+    def queue_depths(self) -> dict[str, int] | None:
+        url = self.app.conf.broker_url
+        if not isinstance(url, str):
+            return None
+        return redis_queue_depths(url, self.queues, timeout_s=self.timeout_s)
 
     def enqueue(
         self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
     ) -> None:
         if task not in runner.TASKS:
-            raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
+            raise UnknownTask(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
         args = [] if task == runner.SWEEP else [str(job_id)]
         self.app.send_task(task, args=args, queue=queue, countdown=countdown_s or None)
 
@@ -74,7 +89,7 @@ class EmbeddedDispatcher(Dispatcher):
             )
             self._sweeper.start()
         # This process is the worker: one heartbeat for the pool, like a Celery worker's.
-        who = Identity(worker=f"embedded@{socket.gethostname()}", queues=("cpu", "cuda"))
+        who = Identity(worker=f"embedded@{socket.gethostname()}", queues=QUEUES)
         set_identity(who)
         self._heartbeat = Heartbeat(
             lambda: store, who, interval_s=options.worker_heartbeat_s
@@ -82,13 +97,13 @@ class EmbeddedDispatcher(Dispatcher):
 
     def queue_depths(self) -> dict[str, int]:
         with self._idle:
-            return {queue: self._waiting[queue] for queue in ("cpu", "cuda")}
+            return {queue: self._waiting[queue] for queue in QUEUES}
 
     def enqueue(
         self, task: str, job_id: str, *, queue: str = "cpu", countdown_s: float = 0.0
     ) -> None:
         if task not in runner.TASKS:
-            raise ValueError(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
+            raise UnknownTask(f"unknown task {task!r}; one of {', '.join(runner.TASKS)}")
         with self._idle:
             if self._closed.is_set():
                 # Shutting down: the job stays as it is and the sweeper resumes it later.

@@ -1,8 +1,14 @@
-"""``WorkerOptions``: how the workers slice, time-limit and recover jobs."""
+"""``WorkerOptions``: how the workers slice, time-limit and recover jobs.
+
+The one set of defaults and the one check of these knobs: ``service.settings`` takes its
+fields' defaults from here and validates by building a :class:`WorkerOptions`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from workers.exceptions import InvalidOptions
 
 __all__ = ["WorkerOptions"]
 
@@ -11,6 +17,11 @@ __all__ = ["WorkerOptions"]
 _SOFT_FRACTION = 0.9
 # At most this long between two beats of a job's heartbeat by a task that runs it.
 _MAX_BEAT_S = 60.0
+# Said by each refusal of a time limit, whichever one broke the chain.
+_CHAIN = (
+    "(the rule: slice_seconds < task_time_limit_s < visibility_timeout_s, with "
+    f"slice_seconds under the soft limit, {_SOFT_FRACTION:.0%} of task_time_limit_s)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,17 +35,17 @@ class WorkerOptions:
     ``visibility_timeout_s``.
     """
 
-    slice_trials: int = 2
+    slice_trials: int = 4
     slice_seconds: float = 300.0
     allowed_factories: tuple[str, ...] | None = ()  # module prefixes; None allows any
-    stale_after_s: float = 900.0
+    stale_after_s: float = 300.0
     broker_url: str | None = None  # None: embedded execution in the API process
     visibility_timeout_s: int = 3600
     task_time_limit_s: int = 1800
     max_tasks_per_child: int = 20
     # Optuna's trial heartbeat: a trial silent for trial_grace_s is failed and retried.
-    trial_heartbeat_s: int = 10
-    trial_grace_s: int = 60
+    trial_heartbeat_s: int = 30
+    trial_grace_s: int = 120  # grace_for(trial_heartbeat_s)
     # How often each worker process records its own heartbeat (for /metrics).
     worker_heartbeat_s: float = 15.0
     # How often the sweeper (celery beat, or the embedded pool's thread) looks for stale jobs.
@@ -48,45 +59,53 @@ class WorkerOptions:
 
     def __post_init__(self) -> None:
         if self.slice_trials < 1:
-            raise ValueError(f"slice_trials must be at least 1, not {self.slice_trials}")
+            raise InvalidOptions(f"slice_trials must be at least 1, not {self.slice_trials}")
         if self.slice_seconds <= 0:
-            raise ValueError(f"slice_seconds must be positive, not {self.slice_seconds}")
+            raise InvalidOptions(f"slice_seconds must be positive, not {self.slice_seconds}")
         if self.stale_after_s <= 0:
-            raise ValueError(f"stale_after_s must be positive, not {self.stale_after_s}")
+            raise InvalidOptions(f"stale_after_s must be positive, not {self.stale_after_s}")
         if self.sweep_every_s <= 0:
-            raise ValueError(f"sweep_every_s must be positive, not {self.sweep_every_s}")
+            raise InvalidOptions(f"sweep_every_s must be positive, not {self.sweep_every_s}")
         if self.worker_heartbeat_s <= 0:
-            raise ValueError(f"worker_heartbeat_s must be positive, not {self.worker_heartbeat_s}")
+            raise InvalidOptions(
+                f"worker_heartbeat_s must be positive, not {self.worker_heartbeat_s}"
+            )
         if self.max_parallelism < 1:
-            raise ValueError(f"max_parallelism must be at least 1, not {self.max_parallelism}")
+            raise InvalidOptions(f"max_parallelism must be at least 1, not {self.max_parallelism}")
         if self.outage_tolerance_s < 0:
-            raise ValueError(
+            raise InvalidOptions(
                 f"outage_tolerance_s must not be negative, not {self.outage_tolerance_s}"
             )
         if self.max_tasks_per_child < 1:
-            raise ValueError(
+            raise InvalidOptions(
                 f"max_tasks_per_child must be at least 1, not {self.max_tasks_per_child}"
             )
         if not 0 < self.trial_heartbeat_s < self.trial_grace_s:
-            raise ValueError(
+            raise InvalidOptions(
                 f"trial_grace_s ({self.trial_grace_s}) must exceed trial_heartbeat_s "
                 f"({self.trial_heartbeat_s}), which must be positive"
             )
         if not 0 < self.task_time_limit_s < self.visibility_timeout_s:
-            raise ValueError(
+            raise InvalidOptions(
                 f"task_time_limit_s ({self.task_time_limit_s}) must be positive and below "
                 f"visibility_timeout_s ({self.visibility_timeout_s}), or Redis redelivers a "
-                "task that is still running and its work runs twice"
+                f"task that is still running and its work runs twice {_CHAIN}"
             )
         if self.slice_seconds >= self.soft_time_limit_s:
-            raise ValueError(
+            raise InvalidOptions(
                 f"slice_seconds ({self.slice_seconds}) must leave room for the trial in flight "
                 f"below the soft time limit ({self.soft_time_limit_s:g} s, "
-                f"{_SOFT_FRACTION:.0%} of task_time_limit_s)"
+                f"{_SOFT_FRACTION:.0%} of task_time_limit_s) {_CHAIN}"
             )
         if isinstance(self.allowed_factories, str):
             # A bare string would be read as a tuple of one-letter prefixes.
             raise TypeError("allowed_factories must be a tuple of module prefixes, not a str")
+
+    @staticmethod
+    def grace_for(trial_heartbeat_s: int) -> int:
+        """Optuna's grace for a silent trial when none is set: four of its heartbeats,
+        at least 60 s (a trial silent that long is dead, and failed and retried)."""
+        return max(60, 4 * trial_heartbeat_s)
 
     @property
     def beat_every_s(self) -> float:

@@ -1,9 +1,21 @@
-"""``JobStore``: where the workers read jobs and write what they find.
+"""The workers' port: where they read jobs and write what they find.
 
 ``workers`` sits below ``service`` and may not import it, yet its tasks must persist. So
-the workers depend on this small abstract base, and ``service`` implements it over its
-database and artifact store and hands it in (:func:`workers.configure`), the way Optuna's
-optimisers depend on ``BaseStorage`` rather than on SQLAlchemy.
+the workers depend on small abstract bases, one per concern, and ``service`` implements
+them over its database and artifact store and hands the result in
+(:func:`workers.configure`), the way Optuna's optimisers depend on ``BaseStorage`` rather
+than on SQLAlchemy:
+
+- :class:`JobLifecycle`: a job's status changes, heartbeat, progress, candidates and
+  result; which jobs are stale or ended lately;
+- :class:`ArtifactResolver`: the files a job reads (artifacts named in its spec, its
+  cached reference weights) and the bundle it writes;
+- :class:`WorkerTelemetry`: what worker processes report about themselves (/metrics).
+
+:class:`JobStore` is all three: what a task is handed. Code that needs one concern takes
+that base (the heartbeat thread takes a :class:`WorkerTelemetry`). The contract written in
+these docstrings is what ``tests/workers/test_store_contract.py`` checks, on every
+implementation alike.
 """
 
 from __future__ import annotations
@@ -12,12 +24,42 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from workers._gate import LocalGate, TrialGate
 
-__all__ = ["JobStore", "JobTicket", "WorkerBeat"]
+__all__ = [
+    "ArtifactResolver",
+    "JobLifecycle",
+    "JobStatus",
+    "JobStore",
+    "JobTicket",
+    "WorkerBeat",
+    "WorkerTelemetry",
+]
+
+
+class JobStatus(StrEnum):
+    """A job's status: queued -> running -> finalizing -> succeeded | failed | cancelled.
+
+    The values are what the service's database stores (its column is this enum).
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINALIZING = "finalizing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -28,14 +70,14 @@ class JobTicket:
     owner: str
     spec: Mapping[str, Any]
     study_name: str
-    status: str  # queued | running | finalizing | succeeded | failed | cancelled
+    status: JobStatus
     cancel_requested: bool
     device_kind: str  # the queue its slices run on: cpu | cuda
     prepared: bool = False  # its reference figures are recorded (and its baselines queued)
 
     @property
     def is_final(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
+        return JobStatus(self.status).is_final
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,10 +99,22 @@ class WorkerBeat:
     slices_done: int
 
 
-class JobStore(abc.ABC):
-    """Persistence for the workers. Every method is its own transaction and is safe to call
-    from several processes at once; status changes are conditional, so two workers racing
-    for the same transition see exactly one winner. Unknown job ids raise ``KeyError``."""
+class JobLifecycle(abc.ABC):
+    """A job's life as the workers drive it, and what it finds.
+
+    Contract of every implementation:
+
+    - Each method is its own transaction and is safe to call from several threads and
+      processes at once.
+    - Status changes are conditional (compare and set): of callers racing for the same
+      transition exactly one wins; a call whose source status does not hold changes
+      nothing (and says so where it returns a bool). A final status never changes again.
+    - Every transition is recorded with its time, and resets the job's staleness clock.
+    - A job id that does not exist raises ``KeyError`` (reads and writes alike, except
+      :meth:`stale_jobs` and :meth:`ended_jobs`, which list ids).
+    - Numbers JSON cannot spell (NaN, infinities) in a result, a reference or a candidate
+      are stored as None.
+    """
 
     @property
     @abc.abstractmethod
@@ -73,7 +127,8 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def start(self, job_id: str) -> bool:
-        """queued -> running (True); True if already running; False for any other status."""
+        """queued -> running (True); True if already running; False for any other status.
+        Starting the job beats its heartbeat; racing callers all join, one moves it."""
 
     @abc.abstractmethod
     def begin_running(self, job_id: str) -> bool:
@@ -86,7 +141,8 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def succeed(self, job_id: str, result: Mapping[str, Any], best_artifact: str | None) -> None:
-        """finalizing -> succeeded, with the result summary and the best bundle's artifact."""
+        """finalizing -> succeeded, with the result summary and the best bundle's artifact
+        (an id :meth:`ArtifactResolver.store_bundle` gave). From any other status: nothing."""
 
     @abc.abstractmethod
     def fail(self, job_id: str, message: str) -> None:
@@ -98,7 +154,8 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def requeue(self, job_id: str, message: str) -> None:
-        """running -> queued, when the sweeper restarts a job whose runner vanished."""
+        """running -> queued, when the sweeper restarts a job whose runner vanished (from any
+        other status: nothing). Its staleness clock starts afresh: no runner has it yet."""
 
     @abc.abstractmethod
     def beat(self, job_id: str) -> None:
@@ -124,11 +181,40 @@ class JobStore(abc.ABC):
         stage: str | None = None,
     ) -> None:
         """Progress so far (``stage``: screen, rung-k or final, when known); also the
-        runner's heartbeat, which the sweeper reads."""
+        runner's heartbeat, which the sweeper reads. Parallel slices report out of order:
+        the counts and the best score only ever rise (a None or non-finite score leaves
+        the best as it is)."""
 
     @abc.abstractmethod
     def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
         """Insert or update candidates by ``(job, number)`` (``search.Candidate.to_dict()``)."""
+
+    @abc.abstractmethod
+    def stale_jobs(self, older_than_s: float) -> list[str]:
+        """Jobs not yet final (queued, running, finalizing) whose heartbeat (see
+        :meth:`beat`; for a job no task has beaten yet, its last status change) is older
+        than ``older_than_s`` seconds."""
+
+    @abc.abstractmethod
+    def ended_jobs(self, within_s: float) -> list[str]:
+        """Jobs that became final (succeeded, failed, cancelled) in the last ``within_s``
+        seconds."""
+
+    def trial_gate(self, job_id: str) -> TrialGate:
+        """The gate the start of the job's trials passes one at a time. This default
+        serves stores whose workers share one process; a store shared by processes
+        overrides it with a lock they all see."""
+        return LocalGate(job_id)
+
+
+class ArtifactResolver(abc.ABC):
+    """The files of a job: artifacts its spec names, its cached reference, its bundle.
+
+    Artifacts are owner-scoped: an id that does not exist and another owner's id alike
+    raise ``KeyError`` (a worker never learns that someone else's id exists). Unknown job
+    ids raise ``KeyError``. An artifact's file exists, whole, once its id is handed out;
+    the form of a stored bundle (a zip, or the folder itself) is the store's.
+    """
 
     @abc.abstractmethod
     def artifact_path(self, owner: str, artifact_id: str) -> Path:
@@ -143,16 +229,14 @@ class JobStore(abc.ABC):
     def store_bundle(self, job_id: str, folder: Path) -> str:
         """Keep the best model's bundle folder as an artifact of the job's owner; its id."""
 
-    @abc.abstractmethod
-    def stale_jobs(self, older_than_s: float) -> list[str]:
-        """Jobs not yet final (queued, running, finalizing) whose heartbeat (see
-        :meth:`beat`; for a job no task has beaten yet, its last status change) is older
-        than ``older_than_s`` seconds."""
 
-    @abc.abstractmethod
-    def ended_jobs(self, within_s: float) -> list[str]:
-        """Jobs that became final (succeeded, failed, cancelled) in the last ``within_s``
-        seconds."""
+class WorkerTelemetry(abc.ABC):
+    """What worker processes report about themselves, for /metrics.
+
+    Records are best effort for the caller (a failure costs a figure, never a job), but
+    an implementation keeps each one it accepts: a slice of an unknown job raises
+    ``KeyError``; a heartbeat is an upsert keyed by ``(worker, process)``.
+    """
 
     @abc.abstractmethod
     def record_slice(
@@ -164,8 +248,9 @@ class JobStore(abc.ABC):
     def record_heartbeat(self, beat: WorkerBeat) -> None:
         """Insert or update the beat's worker process, seen now."""
 
-    def trial_gate(self, job_id: str) -> TrialGate:
-        """The gate the start of the job's trials passes one at a time. This default
-        serves stores whose workers share one process; a store shared by processes
-        overrides it with a lock they all see."""
-        return LocalGate(job_id)
+
+class JobStore(JobLifecycle, ArtifactResolver, WorkerTelemetry, abc.ABC):
+    """The whole port: what the tasks are handed (:func:`workers.configure`).
+
+    An implementation keeps the contract of each of its three bases.
+    """

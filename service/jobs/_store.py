@@ -332,7 +332,7 @@ def _ticket(job: Job) -> JobTicket:
         owner=job.owner,
         spec=dict(job.spec),
         study_name=job.study_name,
-        status=job.status.value,
+        status=job.status,
         cancel_requested=job.cancel_requested,
         device_kind=job.device_kind.value,
         prepared=job.reference is not None,

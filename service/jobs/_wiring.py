@@ -19,22 +19,7 @@ __all__ = ["make_dispatcher", "make_store", "worker_options"]
 
 def worker_options(settings: Settings) -> WorkerOptions:
     """The workers' options from the service's settings (API and workers read the same)."""
-    return WorkerOptions(
-        slice_trials=settings.slice_trials,
-        slice_seconds=settings.slice_seconds,
-        allowed_factories=tuple(settings.allowed_factories),
-        stale_after_s=settings.stale_after_s,
-        broker_url=settings.broker_url,
-        visibility_timeout_s=settings.visibility_timeout_s,
-        task_time_limit_s=settings.task_time_limit_s,
-        # A trial silent for a few heartbeats is failed and retried.
-        trial_heartbeat_s=settings.heartbeat_interval_s,
-        trial_grace_s=settings.trial_grace_s or max(60, 4 * settings.heartbeat_interval_s),
-        worker_heartbeat_s=settings.worker_heartbeat_s,
-        sweep_every_s=float(settings.sweep_interval_s),
-        max_parallelism=settings.max_parallelism,
-        outage_tolerance_s=settings.outage_tolerance_s,
-    )
+    return settings.worker_options()
 
 
 def make_store(settings: Settings, database: Database | None = None) -> SqlJobStore:

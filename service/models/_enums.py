@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The workers own the job status (they sit below the service and drive it); our column
+# stores its values.
+from workers import JobStatus
+
 __all__ = ["ArtifactKind", "CandidateKind", "DeviceKind", "JobStatus"]
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINALIZING = "finalizing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class ArtifactKind(StrEnum):

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,12 @@ from service.api.metrics import (
 )
 from service.app import create_app
 from service.artifacts import ArtifactStore
-from service.db import Database
+from service.db import Database, migrate
 from service.jobs import SqlJobStore
 from service.models import JobStatus, WorkerProcess
 from service.settings import Settings
-from tests.service.factories import api_env, make_job
-from workers import EmbeddedDispatcher, WorkerBeat, WorkerOptions
+from tests.service.factories import make_job
+from workers import CeleryDispatcher, EmbeddedDispatcher, WorkerBeat, WorkerOptions, make_celery
 from workers._heartbeat import Heartbeat, Identity
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -260,7 +261,10 @@ def test_queue_depth_is_the_length_of_the_brokers_lists(broker: redis.Redis) -> 
     try:
         broker.rpush(cpu, "a", "b", "c")
         broker.rpush(f"{cpu}\x06\x169", "prioritised")
-        collector = QueueCollector(broker_url=REDIS_URL, queues=(cpu, cuda))
+        # The workers know how kombu lays the lists out; the collector asks the dispatcher.
+        app = make_celery(WorkerOptions(broker_url=REDIS_URL))
+        dispatcher = CeleryDispatcher(app, queues=(cpu, cuda))
+        collector = QueueCollector(broker_url=REDIS_URL, dispatcher=dispatcher)
 
         samples = [sample for family in collector.collect() for sample in family.samples]
         depths = {
@@ -272,11 +276,19 @@ def test_queue_depth_is_the_length_of_the_brokers_lists(broker: redis.Redis) -> 
     assert [s.value for s in samples if s.name == "prunesearch_broker_up"] == [1]
 
 
+@contextmanager
+def _celery_app(tmp_path: Path, broker_url: str) -> Iterator[TestClient]:
+    """The app as a Celery deployment runs it: its own CeleryDispatcher, on ``broker_url``."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(url)
+    settings = Settings(database_url=url, artifact_dir=tmp_path / "store", broker_url=broker_url)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
 def test_a_broker_that_is_down_costs_the_depth_not_the_scrape(tmp_path: Path) -> None:
-    with api_env(
-        f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "store", broker_url=DEAD_BROKER
-    ) as env:
-        response = env.client.get("/metrics")
+    with _celery_app(tmp_path, DEAD_BROKER) as client:
+        response = client.get("/metrics")
 
     assert response.status_code == 200
     assert "prunesearch_broker_up 0.0" in response.text
@@ -285,10 +297,8 @@ def test_a_broker_that_is_down_costs_the_depth_not_the_scrape(tmp_path: Path) ->
 
 
 def test_celery_mode_reads_the_depth_of_the_cpu_and_cuda_queues(tmp_path: Path) -> None:
-    with api_env(
-        f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "store", broker_url=REDIS_URL
-    ) as env:
-        text = env.client.get("/metrics").text
+    with _celery_app(tmp_path, REDIS_URL) as client:
+        text = client.get("/metrics").text
 
     assert "prunesearch_broker_up 1.0" in text
     assert 'prunesearch_queue_depth{queue="cpu"}' in text

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from service.jobs._wiring import worker_options
 from service.settings import Settings, get_settings, is_loopback
+from workers import WorkerOptions
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +110,15 @@ def test_the_workers_options_follow_the_settings() -> None:
     assert options.sweep_every_s == 17.0  # celery beat and the embedded sweeper alike
     assert (options.trial_heartbeat_s, options.trial_grace_s) == (20, 80)
     assert (options.worker_heartbeat_s, options.slice_trials) == (5.0, 3)
+
+
+def test_the_workers_knobs_have_one_set_of_defaults_and_one_check() -> None:
+    # The defaults are the workers' own: the settings add nothing of their own.
+    assert worker_options(Settings()) == WorkerOptions()
+    # The workers' check refuses at load what a worker would refuse at start.
+    with pytest.raises(ValidationError, match="soft time limit"):
+        Settings(slice_seconds=1700)
+    with pytest.raises(ValidationError, match="trial_grace_s"):
+        Settings(heartbeat_interval_s=30, trial_grace_s=30)
+    with pytest.raises(ValidationError, match="max_parallelism"):
+        Settings(max_parallelism=0)

@@ -4,12 +4,14 @@ Not a mock: it implements the whole contract of the ABC (conditional, lock-guard
 changes with exactly one winner, ``KeyError`` for unknown ids, owner-scoped artifacts,
 heartbeats read by ``stale_jobs``, upserts of candidates by number, bundles copied into a
 store of its own), so the runner is tested against the same rules the service's SQL store
-keeps. It also records every transition with its time, for the tests to read.
+keeps: ``test_store_contract.py`` runs one suite on both. It also records every
+transition with its time, for the tests to read.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import shutil
 import threading
 import time
@@ -20,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workers import JobStore, JobTicket
+from workers import JobStatus, JobStore, JobTicket
 from workers.store import WorkerBeat
 
 FINAL = ("succeeded", "failed", "cancelled")
@@ -111,7 +113,7 @@ class MemoryStore(JobStore):
                 owner=job.owner,
                 spec=copy.deepcopy(job.spec),
                 study_name=job.study_name,
-                status=job.status,
+                status=JobStatus(job.status),
                 cancel_requested=job.cancel_requested,
                 device_kind=job.device_kind,
                 prepared=job.reference is not None,
@@ -139,7 +141,7 @@ class MemoryStore(JobStore):
         with self._lock:
             if self._transition(job_id, ("finalizing",), "succeeded"):
                 job = self._jobs[job_id]
-                job.result = copy.deepcopy(dict(result))
+                job.result = _json_safe(dict(result))
                 job.best_artifact = best_artifact
 
     def fail(self, job_id: str, message: str) -> None:
@@ -163,7 +165,7 @@ class MemoryStore(JobStore):
 
     def record_reference(self, job_id: str, reference: Mapping[str, Any]) -> None:
         with self._lock:
-            self._jobs[job_id].reference = copy.deepcopy(dict(reference))
+            self._jobs[job_id].reference = _json_safe(dict(reference))
 
     def record_progress(
         self,
@@ -177,12 +179,15 @@ class MemoryStore(JobStore):
     ) -> None:
         with self._lock:
             job = self._jobs[job_id]
+            # Parallel slices report out of order: counts and the best score only ever rise.
+            old = job.progress
+            scores = [s for s in (old.get("best_score"), _finite(best_score)) if s is not None]
             job.progress = {
-                "trials_done": trials_done,
-                "trials_failed": trials_failed,
-                "best_score": best_score,
+                "trials_done": max(trials_done, old.get("trials_done", 0)),
+                "trials_failed": max(trials_failed, old.get("trials_failed", 0)),
+                "best_score": max(scores) if scores else None,
                 "eta_s": eta_s,
-                "stage": stage or job.progress.get("stage"),
+                "stage": stage or old.get("stage"),
             }
             job.heartbeat_at = self.clock()
 
@@ -190,7 +195,7 @@ class MemoryStore(JobStore):
         with self._lock:
             job = self._jobs[job_id]
             for candidate in candidates:
-                job.candidates[int(candidate["number"])] = copy.deepcopy(dict(candidate))
+                job.candidates[int(candidate["number"])] = _json_safe(dict(candidate))
 
     def artifact_path(self, owner: str, artifact_id: str) -> Path:
         with self._lock:
@@ -270,3 +275,18 @@ class MemoryStore(JobStore):
         job.events.append((target, note, self.clock()))
         if target == "queued":
             job.heartbeat_at = self.clock()  # requeued: its last change, no runner yet
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """A deep copy with NaN and infinities as None, as a JSON column stores them."""
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, Mapping):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return copy.deepcopy(value)

@@ -29,6 +29,7 @@ from workers import (
     PREPARE,
     RUN_SLICE,
     SWEEP,
+    BrokerUnavailable,
     CeleryDispatcher,
     JobTicket,
     WorkerOptions,
@@ -42,7 +43,7 @@ BROKER = "memory://"
 
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch) -> Celery:
-    monkeypatch.setattr(app_module, "_config", None)  # each test configures its own
+    monkeypatch.setattr(app_module._state, "config", None)  # each test configures its own
     return make_celery(WorkerOptions(broker_url=BROKER))
 
 
@@ -339,3 +340,13 @@ def test_backoff_doubles_up_to_a_cap() -> None:
     assert 1.0 <= backoff_s(0) <= 2.0
     assert 8.0 <= backoff_s(3) <= 16.0
     assert backoff_s(20) <= 120.0
+
+
+def test_the_celery_dispatcher_reads_queue_depths_from_a_redis_broker_only() -> None:
+    in_memory = CeleryDispatcher(make_celery(WorkerOptions(broker_url=BROKER)))
+    assert in_memory.queue_depths() is None  # not a layout the workers know
+    dead = CeleryDispatcher(
+        make_celery(WorkerOptions(broker_url="redis://127.0.0.1:1/0")), timeout_s=0.5
+    )
+    with pytest.raises(BrokerUnavailable, match="did not answer"):
+        dead.queue_depths()

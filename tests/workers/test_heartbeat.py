@@ -155,12 +155,13 @@ def test_the_embedded_pool_reports_waiting_tasks_by_queue_and_beats(
 
 @pytest.fixture
 def restore_app_state() -> Iterator[None]:
-    config, queues, before = app_module._config, app_module._worker_queues, identity()
+    state = app_module._state
+    config, queues, before = state.config, state.queues, identity()
     yield
-    if app_module._heartbeat is not None:
-        app_module._heartbeat.stop()
-    app_module._heartbeat = None
-    app_module._config, app_module._worker_queues = config, queues
+    if state.heartbeat is not None:
+        state.heartbeat.stop()
+    state.heartbeat = None
+    state.config, state.queues = config, queues
     set_identity(before)
 
 

@@ -4,8 +4,9 @@ Jobs, trials, slices and worker heartbeats live in the database (the workers wri
 possibly on other machines), so they are collected from it on each scrape rather than
 counted in this process; every API replica then reports the same figures. Durations are
 histograms computed in SQL (one ``SUM(CASE ...)`` per bucket), so a scrape costs one scan
-of the candidates, not one row per candidate sent to Python. Queue depth comes from the
-broker (Redis list lengths), or from the embedded pool, which holds its queue itself.
+of the candidates, not one row per candidate sent to Python. Queue depth is the
+dispatcher's (``Dispatcher.queue_depths()``): the broker's, read by the workers who know
+its layout, or the embedded pool's, which holds its queue itself.
 
 Families (labels in braces):
 
