@@ -26,6 +26,7 @@ from service.api.metrics import make_registry
 from service.api.openapi import install_openapi
 from service.artifacts import ArtifactStore
 from service.db import Database
+from service.exceptions import InsecureSettings
 from service.jobs import make_dispatcher
 from service.settings import Settings, get_settings, is_loopback
 from service.ui import ui_router
@@ -40,10 +41,6 @@ _DESCRIPTION = (
     "MACs, latency): upload weights and data, submit a job spec, follow its leaderboard, "
     "download the best pruned model. Authenticate with `Authorization: Bearer <API key>`."
 )
-
-
-class InsecureSettings(RuntimeError):  # noqa: N818 (reads as the refusal it is)
-    """Settings that would expose an unauthenticated service; the app refuses to start."""
 
 
 def create_app(

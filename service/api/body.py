@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 from starlette.requests import Request
 
-from service.exceptions import BadRequest, BodyTooLarge, ServiceError
+from service.exceptions import BodyTooLarge, InvalidJsonError, UnsupportedMediaType
 
 __all__ = ["MAX_DEPTH", "INT64_MAX", "InvalidJsonError", "UnsupportedMediaType", "read_json"]
 
 MAX_DEPTH = 32  # a job spec nests 3 levels; kwargs a few more
 INT64_MAX = 2**63 - 1
-
-
-class InvalidJsonError(ServiceError):
-    """A body that is not JSON, or JSON with a value no field can take."""
-
-    status_code: ClassVar[int] = 422
-
-
-class UnsupportedMediaType(BadRequest):
-    status_code: ClassVar[int] = 415
 
 
 async def read_json(request: Request, *, max_bytes: int) -> Any:

@@ -11,7 +11,7 @@ anything else (500, logged, without internals in the body).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,13 @@ from starlette.exceptions import HTTPException
 from pruning.exceptions import DataError, PruningError, ZooError
 from search import BudgetError, SpecError
 from service.db import is_transient
-from service.exceptions import ArtifactError, AuthError, ServiceError, ServiceUnavailable
+from service.exceptions import (
+    ArtifactError,
+    AuthError,
+    FieldError,
+    ServiceError,
+    ServiceUnavailable,
+)
 
 __all__ = ["HANDLED", "FieldError", "describe", "error_response", "install_error_handler"]
 
@@ -40,15 +46,6 @@ HANDLED: tuple[type[Exception], ...] = (
     PoolTimeout,
 )
 _REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
-
-
-class FieldError(ArtifactError):
-    """A bad request field outside a job spec (an upload's form fields): 422 naming it."""
-
-    status_code: ClassVar[int] = 422
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message, field=field)
 
 
 def install_error_handler(app: FastAPI) -> None:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from service.api.errors import FieldError
 from service.artifacts import (
     ArtifactStore,
     ArtifactWriter,
@@ -33,7 +32,7 @@ from service.artifacts import (
     sanitize_filename,
     state_dict_from_pickle,
 )
-from service.exceptions import ArtifactError, BadRequest, UploadTooLarge
+from service.exceptions import ArtifactError, BadRequest, FieldError, UploadTooLarge
 from service.models import Artifact, ArtifactKind
 from service.settings import Settings
 

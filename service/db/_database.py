@@ -29,4 +29,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-

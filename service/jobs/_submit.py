@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from search import SearchSpec, SpecError, default_study_name, validate
 from service.artifacts import ArtifactStore
-from service.exceptions import ServiceUnavailable
+from service.exceptions import QueueUnavailable
 from service.jobs._limits import check_cost
 from service.models import (
     Artifact,
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_FIELD = "Idempotency-Key"
 _STUDY_NAME_LENGTH = 255  # the column's
-
-
-class QueueUnavailable(ServiceUnavailable):
-    """The broker cannot be reached."""
 
 
 @dataclass(frozen=True)
