@@ -18,13 +18,14 @@ from search.exceptions import (
 from search.insights import HistoryPoint, optimization_history, param_importances
 from search.preparation import Prepared, Reference, prepare
 from search.runner import SearchResult, SearchSession, default_study_name, run_search
-from search.spec import SearchSpec
+from search.spec import FieldProblem, SearchSpec, first_problem
 from search.validation import validate
 
 __all__ = [
     "BudgetError",
     "Candidate",
     "EpochEvent",
+    "FieldProblem",
     "HistoryPoint",
     "ImportanceUnavailable",
     "LogContextFilter",
@@ -39,6 +40,7 @@ __all__ = [
     "SpecError",
     "TrialEvent",
     "current_log_context",
+    "first_problem",
     "default_study_name",
     "log_context",
     "optimization_history",

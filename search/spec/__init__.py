@@ -1,5 +1,6 @@
 """The job spec: model, data, budget, search and fine-tune options."""
 
+from search.spec._errors import FieldProblem, first_problem
 from search.spec._spec import (
     BudgetSpec,
     DataSpec,
@@ -14,10 +15,12 @@ from search.spec._spec import (
 __all__ = [
     "BudgetSpec",
     "DataSpec",
+    "FieldProblem",
     "FinetuneSpec",
     "LatencySpec",
     "ModelSpec",
     "SearchOptions",
     "SearchSpec",
+    "first_problem",
     "spec_error",
 ]

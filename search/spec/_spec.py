@@ -22,6 +22,7 @@ from pruning import zoo
 from pruning.data import BUILTIN_DATASETS
 from pruning.policy import CRITERIA, GRANULARITIES
 from search.exceptions import SpecError
+from search.spec._errors import first_problem
 
 Sampler = Literal["tpe", "nsga2", "random", "gp", "cmaes"]
 Objective = Literal["accuracy", "macs", "params", "latency"]
@@ -265,10 +266,5 @@ class SearchSpec(_Strict):
 
 
 def spec_error(exc: ValidationError) -> SpecError:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field"
-    more = len(exc.errors()) - 1
-    return SpecError(message + (f" (and {more} more errors)" if more else ""), field=field)
+    problem = first_problem(exc.errors())
+    return SpecError(problem.message, field=problem.field)

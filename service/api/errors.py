@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from pruning.exceptions import DataError, PruningError, ZooError
-from search import BudgetError, SpecError
+from search import BudgetError, SpecError, first_problem
 from service.db import is_transient
 from service.exceptions import (
     ArtifactError,
@@ -116,17 +116,7 @@ def _field(exc: Exception) -> str | None:
 
 def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
     errors = list(exc.errors())
-    if not errors:
-        return {"detail": "invalid request", "field": None}
-    first = errors[0]
-    if first.get("type") == "json_invalid":
-        return {"detail": f"the body is not valid JSON: {first.get('msg')}", "field": None}
-    location = [str(part) for part in first.get("loc", ())]
-    if location and location[0] in _REQUEST_PARTS:
-        location = location[1:]
-    field = ".".join(location) or None
-    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    more = len(errors) - 1
-    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    detail = f"{field}: {message}{suffix}" if field else message + suffix
-    return {"detail": detail, "field": field}
+    if errors and errors[0].get("type") == "json_invalid":
+        return {"detail": f"the body is not valid JSON: {errors[0].get('msg')}", "field": None}
+    problem = first_problem(errors, drop_first=_REQUEST_PARTS)
+    return {"detail": str(problem), "field": problem.field}
