@@ -23,7 +23,8 @@ from safetensors.torch import save_file
 from pruning import evaluate, load_bundle, zoo
 from pruning.data import load_builtin
 from pruning.policy import kept_channels
-from service.api import insights, schemas
+from service.api import insights_schemas as insights
+from service.api import schemas
 from service.client import (
     ArtifactInfo,
     BestInfo,
