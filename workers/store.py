@@ -169,3 +169,10 @@ class JobStore(abc.ABC):
         serves stores whose workers share one process; a store shared by processes
         overrides it with a lock they all see."""
         return LocalGate(job_id)
+
+    def remove_stale_temp_files(self, older_than_s: float) -> int:
+        """Delete the temporary files that writes cut short (a crash, a killed upload) left
+        in the store's file area, older than ``older_than_s``; returns how many. The
+        sweeper calls it. This default serves stores that keep no files."""
+        del older_than_s
+        return 0

@@ -206,6 +206,9 @@ class SqlJobStore(JobStore):
         self._tx(lambda session: _job(session, job_id))
         return self.artifacts.root / "references" / f"{job_id}.safetensors"
 
+    def remove_stale_temp_files(self, older_than_s: float) -> int:
+        return self.artifacts.remove_stale_temp(older_than_s)
+
     def store_bundle(self, job_id: str, folder: Path) -> str:
         """Zip ``folder`` into the artifact store (atomically), then commit its row."""
         job = self._tx(lambda session: _job(session, job_id))

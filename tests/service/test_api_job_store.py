@@ -4,6 +4,8 @@ the PostgreSQL module runs the racing and upsert cases there too)."""
 from __future__ import annotations
 
 import math
+import os
+import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,9 @@ from service.artifacts import ArtifactStore
 from service.db import Database, migrate
 from service.jobs import SqlJobStore
 from service.models import Artifact, ArtifactKind, Candidate, Job, JobStatus, utcnow
-from tests.service.factories import make_job
+from tests.service.factories import RecordingDispatcher, make_job
+from workers import WorkerOptions, sweep
+from workers.runner import STALE_TEMP_AFTER_S
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +234,24 @@ def test_ended_jobs_are_those_that_became_final_lately(store: SqlJobStore) -> No
 
     assert ended.id in recent and running.id not in recent
     assert ended.id not in store.ended_jobs(0.0)
+
+
+def test_the_sweeper_removes_stale_temporary_files_and_keeps_fresh_ones(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(url)
+    database = Database(url)
+    store = SqlJobStore(database, ArtifactStore(tmp_path / "store"))
+    temp = store.artifacts.root / ".tmp"
+    stale, fresh = temp / "upload-crashed", temp / "upload-recent"
+    for path in (stale, fresh):
+        path.write_bytes(b"half")
+    old = time.time() - STALE_TEMP_AFTER_S - 60
+    os.utime(stale, (old, old))
+    recent = time.time() - STALE_TEMP_AFTER_S + 600  # under the threshold by ten minutes
+    os.utime(fresh, (recent, recent))
+    try:
+        assert sweep(store, RecordingDispatcher(), WorkerOptions()) == []
+    finally:
+        database.dispose()
+    assert not stale.exists()
+    assert fresh.exists()
