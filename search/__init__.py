@@ -5,6 +5,7 @@
 >>> result.best, result.leaderboard
 """
 
+from search._errors import FieldProblem, first_problem
 from search._log_context import LogContextFilter, current_log_context, log_context
 from search.budget import Limits
 from search.callbacks import EpochEvent, SearchCallback, TrialEvent
@@ -40,6 +41,7 @@ __all__ = [
     "BudgetSpec",
     "Candidate",
     "EpochEvent",
+    "FieldProblem",
     "HistoryPoint",
     "ImportanceUnavailable",
     "Limits",
@@ -56,6 +58,7 @@ __all__ = [
     "SpecError",
     "TrialEvent",
     "current_log_context",
+    "first_problem",
     "default_study_name",
     "fail_dead_trials",
     "leaderboard",

@@ -20,6 +20,7 @@ from pydantic import (
 
 from pruning import CRITERIA, GRANULARITIES, zoo
 from pruning.data import BUILTIN_DATASETS
+from search._errors import first_problem
 from search.exceptions import SpecError
 
 __all__ = [
@@ -275,10 +276,5 @@ class SearchSpec(_Strict):
 
 
 def spec_error(exc: ValidationError) -> SpecError:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field"
-    more = len(exc.errors()) - 1
-    return SpecError(message + (f" (and {more} more errors)" if more else ""), field=field)
+    problem = first_problem(exc.errors())
+    return SpecError(problem.message, field=problem.field)

@@ -3,9 +3,12 @@
 >>> app = create_app()                      # settings from PRUNESEARCH_* variables
 >>> uvicorn.run(app, host=settings.host, port=settings.port)
 
-At startup the lifespan opens the database and the artifact store and picks the
-dispatcher: no broker configured means embedded (the worker task functions run in a
-thread pool in this process, against the same database); a broker means Celery workers.
+At startup the lifespan makes the app's state, all of it: the database, the artifact
+store, the dispatcher (no broker configured means embedded: the worker task functions run
+in a thread pool in this process, against the same database; a broker means Celery
+workers), the metrics registry, the Optuna study storages (one per URL, shared by the
+insights routes and the dashboard), the importance cache and the dashboards' apps; at
+shutdown it closes what holds connections.
 Migrations are not run here: ``prunesearch migrate`` (or the compose file's api service)
 does that before the server starts, and /readyz reports a schema that is behind.
 """
@@ -26,9 +29,10 @@ from service.api.metrics import make_registry
 from service.api.openapi import install_openapi
 from service.artifacts import ArtifactStore
 from service.db import Database
-from service.jobs import make_dispatcher
+from service.exceptions import InsecureSettings
+from service.jobs import ImportanceCache, StudyStorages, make_dispatcher
 from service.settings import Settings, get_settings, is_loopback
-from service.ui import ui_router
+from service.ui import DASHBOARDS_KEPT, Dashboards, ui_router
 from workers import Dispatcher
 
 __all__ = ["InsecureSettings", "check_exposure", "create_app"]
@@ -40,10 +44,6 @@ _DESCRIPTION = (
     "MACs, latency): upload weights and data, submit a job spec, follow its leaderboard, "
     "download the best pruned model. Authenticate with `Authorization: Bearer <API key>`."
 )
-
-
-class InsecureSettings(RuntimeError):  # noqa: N818 (reads as the refusal it is)
-    """Settings that would expose an unauthenticated service; the app refuses to start."""
 
 
 def create_app(
@@ -113,6 +113,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher=app.state.dispatcher,
         heartbeat_s=settings.worker_heartbeat_s,
     )
+    storages = StudyStorages(database.engine.url.render_as_string(hide_password=False))
+    app.state.study_storages = storages
+    app.state.importance_cache = ImportanceCache()
+    app.state.optuna_dashboards = Dashboards(size=DASHBOARDS_KEPT)
     # Everything imported by now (torch included: the API imports the search stack) lives
     # as long as the process: keep it out of the collector's full passes, which otherwise
     # walk ~360,000 objects (~170 ms) whenever a large answer triggers one.
@@ -124,6 +128,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await run_in_threadpool(close)
+        storages.close()
         database.dispose()
 
 

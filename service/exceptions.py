@@ -1,7 +1,10 @@
 """The exceptions of :mod:`service`: one tree, rooted at :class:`ServiceError`.
 
 Each class carries the HTTP status its error maps to, so the one error handler of the API
-translates them without a table of its own; nothing below the service raises these.
+translates them without a table of its own; nothing below the service raises these. Two
+errors of starting the service (:class:`InsecureSettings`, :class:`ServerError`) answer no
+request: they are runtime errors the command line reports. The Python client has a tree
+of its own (:mod:`service.client`): it runs where the service's code need not be.
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ __all__ = [
     "NotFound",
     "ReadOnlyError",
     "ServiceError",
+    "FieldError",
+    "InsecureSettings",
+    "InvalidJsonError",
+    "QueueUnavailable",
+    "ServerError",
     "ServiceUnavailable",
     "StudyNotCreated",
+    "UnsupportedMediaType",
     "UploadTooLarge",
 ]
 
@@ -48,11 +57,27 @@ class BodyTooLarge(BadRequest):
     status_code: ClassVar[int] = 413
 
 
+class UnsupportedMediaType(BadRequest):
+    """A JSON body sent as another media type."""
+
+    status_code: ClassVar[int] = 415
+
+
+class InvalidJsonError(ServiceError):
+    """A body that is not JSON, or JSON with a value no field can take."""
+
+    status_code: ClassVar[int] = 422
+
+
 class ServiceUnavailable(ServiceError):  # noqa: N818 (reads as the HTTP status)
     """A dependency (the database, the broker) does not answer: try again later."""
 
     status_code: ClassVar[int] = 503
     retry_after_s: ClassVar[int] = 5
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """The broker cannot be reached."""
 
 
 class Exposed(ServiceError):  # noqa: N818 (reads as the refusal it is)
@@ -93,6 +118,15 @@ class ArtifactError(ServiceError, ValueError):
     status_code: ClassVar[int] = 422
 
 
+class FieldError(ArtifactError):
+    """A bad request field outside a job spec (an upload's form fields): 422 naming it."""
+
+    status_code: ClassVar[int] = 422
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message, field=field)
+
+
 class UploadTooLarge(ArtifactError):  # noqa: N818 (reads as the HTTP status)
     """An upload exceeded the size limit; nothing of it was kept."""
 
@@ -103,3 +137,11 @@ class AuthError(ServiceError):
     """A missing, unknown or revoked API key."""
 
     status_code: ClassVar[int] = 401
+
+
+class InsecureSettings(RuntimeError):  # noqa: N818 (reads as the refusal it is)
+    """Settings that would expose an unauthenticated service; the app refuses to start."""
+
+
+class ServerError(RuntimeError):
+    """An in-process API server did not start (its lifespan failed), or did not stop in time."""

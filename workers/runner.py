@@ -65,6 +65,10 @@ PREPARE, RUN_SLICE, FINALIZE, SWEEP = (
 # How long a slice that found the plan met, but trials still running, waits to look again.
 SETTLE_POLL_S = 5.0
 
+# A temporary file of the artifact store this old was left by a write cut short: no upload
+# or bundle takes a day to write.
+STALE_TEMP_AFTER_S = 86400.0
+
 # Errors of the job's own making: the job fails with the message; retrying cannot help.
 JOB_ERRORS: tuple[type[Exception], ...] = (SpecError, PruningError)
 
@@ -312,7 +316,18 @@ def sweep(store: JobStore, dispatcher: Dispatcher, options: WorkerOptions) -> li
                 made.engine.dispose()  # one sweep, one pool: leave no connections open
     if recovered:
         log.warning("recovered jobs whose runner went quiet: %s", ", ".join(recovered))
+    _remove_stale_temp_files(store)
     return recovered
+
+
+def _remove_stale_temp_files(store: JobStore) -> None:
+    try:
+        removed = store.remove_stale_temp_files(STALE_TEMP_AFTER_S)
+    except OSError as exc:  # a file area that cannot be read now: the next sweep tries again
+        log.warning("stale temporary files not swept: %s", exc)
+        return
+    if removed:
+        log.info("removed %d stale temporary file(s) of interrupted writes", removed)
 
 
 def _recover(

@@ -229,6 +229,13 @@ class ArtifactResolver(abc.ABC):
     def store_bundle(self, job_id: str, folder: Path) -> str:
         """Keep the best model's bundle folder as an artifact of the job's owner; its id."""
 
+    def remove_stale_temp_files(self, older_than_s: float) -> int:
+        """Delete the temporary files that writes cut short (a crash, a killed upload) left
+        in the store's file area, older than ``older_than_s``; returns how many. The
+        sweeper calls it. This default serves stores that keep no files."""
+        del older_than_s
+        return 0
+
 
 class WorkerTelemetry(abc.ABC):
     """What worker processes report about themselves, for /metrics.

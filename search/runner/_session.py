@@ -38,7 +38,6 @@ from search.runner._result import SearchResult
 from search.runner._study import GRACE_S, fail_dead_trials, make_storage, open_study
 from search.space import Anchors, anchor_params, max_ratios, warm_starts
 from search.stages import (
-    BEST,
     Finalizer,
     Halving,
     Objective,
@@ -299,10 +298,6 @@ class SearchSession:
         for number in sorted(_finals_done(self.study.user_attrs) - before):
             self._report(number)
         return self.finals_pending()
-
-    def best_number(self) -> int | None:
-        value = self.study.user_attrs.get(BEST)
-        return None if value is None else int(value)
 
     def leaderboard(self) -> list[Candidate]:
         """Every candidate so far, best first, with the Pareto front of the furthest stage."""

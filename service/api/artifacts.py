@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import ArtifactsDep, OwnerDep, SessionDep, SettingsDep
 from service.api.schemas import ArtifactOut, error_responses
-from service.api.uploads import receive_upload, register_upload
+from service.artifacts import receive_upload, register_upload
 from service.models import Artifact, get_owned
 
 router = APIRouter(prefix="/artifacts", tags=["artifacts"])
@@ -49,7 +49,9 @@ async def upload_artifact(
     """Multipart: ``file`` and ``kind`` (``weights`` or ``data``). The file is streamed to
     disk with the size limit and hashed on the way; its row exists only once it is checked
     and in place. Pickled modules are refused unless the operator allows them."""
-    upload = await receive_upload(request, artifacts, settings.max_upload_bytes)
+    upload = await receive_upload(
+        request.headers, request.stream(), artifacts, settings.max_upload_bytes
+    )
     return await run_in_threadpool(register_upload, session, artifacts, settings, owner, upload)
 
 

@@ -1,4 +1,5 @@
-"""Dependencies the routes declare: settings, a database session, the caller, the stores.
+"""Dependencies the routes declare: settings, a database session, the caller, the stores,
+the study storages and the importance cache.
 
 Everything comes from ``app.state``, set up by :func:`service.app.create_app` and its
 lifespan, so each app (and each test) carries its own settings, database and dispatcher.
@@ -18,6 +19,7 @@ from service.artifacts import ArtifactStore
 from service.auth import SESSION_COOKIE, authenticate
 from service.db import Database
 from service.exceptions import AuthError
+from service.jobs import ImportanceCache, StudyStorages
 from service.settings import Settings
 from workers import Dispatcher
 
@@ -26,17 +28,21 @@ __all__ = [
     "ArtifactsDep",
     "DatabaseDep",
     "DispatcherDep",
+    "ImportanceCacheDep",
     "OwnerDep",
     "RegistryDep",
     "SessionDep",
     "SettingsDep",
+    "StoragesDep",
     "get_artifacts",
     "get_database",
     "get_dispatcher",
+    "get_importance_cache",
     "get_owner",
     "get_registry",
     "get_session",
     "get_settings",
+    "get_study_storages",
 ]
 
 LOCAL_OWNER = "local"  # the owner of everything while auth is off (embedded, loopback)
@@ -67,6 +73,15 @@ def get_registry(request: Request) -> CollectorRegistry:
     return cast(CollectorRegistry, request.app.state.registry)
 
 
+def get_study_storages(request: Request) -> StudyStorages:
+    """The app's Optuna storages, one per URL (default: the service's database)."""
+    return cast(StudyStorages, request.app.state.study_storages)
+
+
+def get_importance_cache(request: Request) -> ImportanceCache:
+    return cast(ImportanceCache, request.app.state.importance_cache)
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
@@ -81,6 +96,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 RegistryDep = Annotated[CollectorRegistry, Depends(get_registry)]
+StoragesDep = Annotated[StudyStorages, Depends(get_study_storages)]
+ImportanceCacheDep = Annotated[ImportanceCache, Depends(get_importance_cache)]
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

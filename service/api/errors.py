@@ -11,7 +11,7 @@ anything else (500, logged, without internals in the body).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,8 +21,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from pruning import DataError, PruningError, ZooError
-from search import BudgetError, SpecError
-from service.exceptions import ArtifactError, AuthError, ServiceError, ServiceUnavailable
+from search import BudgetError, SpecError, first_problem
+from service.exceptions import (
+    ArtifactError,
+    AuthError,
+    FieldError,
+    ServiceError,
+    ServiceUnavailable,
+)
 from workers import is_transient
 
 __all__ = ["HANDLED", "FieldError", "describe", "error_response", "install_error_handler"]
@@ -40,15 +46,6 @@ HANDLED: tuple[type[Exception], ...] = (
     PoolTimeout,
 )
 _REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
-
-
-class FieldError(ArtifactError):
-    """A bad request field outside a job spec (an upload's form fields): 422 naming it."""
-
-    status_code: ClassVar[int] = 422
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message, field=field)
 
 
 def install_error_handler(app: FastAPI) -> None:
@@ -119,17 +116,7 @@ def _field(exc: Exception) -> str | None:
 
 def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
     errors = list(exc.errors())
-    if not errors:
-        return {"detail": "invalid request", "field": None}
-    first = errors[0]
-    if first.get("type") == "json_invalid":
-        return {"detail": f"the body is not valid JSON: {first.get('msg')}", "field": None}
-    location = [str(part) for part in first.get("loc", ())]
-    if location and location[0] in _REQUEST_PARTS:
-        location = location[1:]
-    field = ".".join(location) or None
-    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    more = len(errors) - 1
-    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    detail = f"{field}: {message}{suffix}" if field else message + suffix
-    return {"detail": detail, "field": field}
+    if errors and errors[0].get("type") == "json_invalid":
+        return {"detail": f"the body is not valid JSON: {errors[0].get('msg')}", "field": None}
+    problem = first_problem(errors, drop_first=_REQUEST_PARTS)
+    return {"detail": str(problem), "field": problem.field}

@@ -1,22 +1,29 @@
 """/v1/jobs/{id}/points, /candidates/{number}, /history, /importance: what the job's web
 page plots (every candidate as a point, one candidate's layers, the study's history and
-parameter importances). Owner-scoped like every /v1/jobs route."""
+parameter importances). Owner-scoped like every /v1/jobs route; the response models are in
+:mod:`service.api.insights_schemas`, the study storages and the importance cache are the
+app's (made by its lifespan)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Response
 
-from service.api.deps import DatabaseDep, OwnerDep, SessionDep
-from service.api.schemas import INT32_MAX, CandidateOut, error_responses
+from service.api.deps import ImportanceCacheDep, OwnerDep, SessionDep, StoragesDep
+from service.api.insights_schemas import (
+    BudgetOut,
+    CandidateDetailOut,
+    HistoryOut,
+    HistoryPointOut,
+    ImportanceOut,
+    LayerOut,
+    ParamImportanceOut,
+    PointsOut,
+    ReferenceOut,
+)
+from service.api.schemas import INT32_MAX, error_responses
 from service.jobs import (
-    ImportanceCache,
-    StudyStorages,
     budget_figures,
     candidate_layers,
     get_candidate,
@@ -26,191 +33,11 @@ from service.jobs import (
     point_rows,
     reference_layers,
 )
-from service.models import Candidate, CandidateKind, Job, get_owned
+from service.models import Job, get_owned
 
-__all__ = [
-    "BudgetOut",
-    "CandidateDetailOut",
-    "HistoryOut",
-    "HistoryPointOut",
-    "ImportanceOut",
-    "LayerOut",
-    "ParamImportanceOut",
-    "PointOut",
-    "PointsOut",
-    "ReferenceOut",
-    "get_importance_cache",
-    "get_study_storages",
-    "router",
-]
+__all__ = ["router"]
 
-Objective = Literal["accuracy", "macs", "params", "latency"]
-
-
-class ReferenceOut(BaseModel):
-    """Figures of the unpruned model (None: not measured)."""
-
-    params: int | None = None
-    macs: int | None = None
-    latency_ms: float | None = None
-    val_accuracy: float | None = None
-    test_accuracy: float | None = None
-
-    @classmethod
-    def of(cls, reference: Mapping[str, Any] | None) -> ReferenceOut | None:
-        if reference is None:
-            return None
-        return cls(**{name: reference.get(name) for name in cls.model_fields})
-
-
-class BudgetOut(BaseModel):
-    """The job's limits in absolute units (fractions of the unpruned model already applied;
-    counts rounded down). None: no such limit, or a fraction of a reference figure not
-    known yet (the job has not been prepared)."""
-
-    max_params: int | None = None
-    max_macs: int | None = None
-    max_latency_ms: float | None = None
-
-
-class PointOut(BaseModel):
-    """One candidate as a point to plot."""
-
-    number: int
-    kind: CandidateKind
-    state: str
-    feasible: bool
-    pareto: bool
-    params: int | None
-    macs: int | None
-    latency_ms: float | None
-    score: float | None = Field(
-        description="the score of its last stage, as on the leaderboard: validation accuracy "
-        "for finals, search-split accuracy for rungs and screening (see fidelity)"
-    )
-    accuracy: float | None
-    proxy_score: float | None
-    rung_score: float | None = None
-    fidelity: str = Field(default="screen", description="screen, rung-1 ... rung-k, final")
-
-
-class PointsOut(BaseModel):
-    job_id: str
-    objective: Objective = Field(
-        description="what the search optimises: 'accuracy' alone, or the cost it trades "
-        "accuracy against (the spec's second objective: macs, params or latency)"
-    )
-    objectives: list[Objective] = Field(description="the spec's objectives, in order")
-    reference: ReferenceOut | None = Field(description="None until the job is prepared")
-    budget: BudgetOut
-    points: list[PointOut] = Field(description="every candidate, by trial number")
-
-
-class LayerOut(BaseModel):
-    """One prunable layer of the unpruned model under a candidate's policy.
-
-    Channel granularity: ``original`` output channels, ``kept`` after pruning (rounded to the
-    spec's ``round_to`` as the pruning library does), ``ratio`` the fraction of channels
-    removed (0 and kept = original for a layer the policy leaves whole; coupled layers share
-    their group's ratio). Unstructured granularity: weights are zeroed, no channel goes, so
-    kept = original and ``ratio`` is the fraction of the layer's weights zeroed. For a job
-    recorded before layers were kept, only the policy's layers come back, with ``kind``,
-    ``group``, ``original`` and ``kept`` null."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    name: str
-    kind: str | None
-    group: int | None
-    original: int | None
-    kept: int | None
-    ratio: float
-
-
-class HistoryPointOut(BaseModel):
-    """One trial of the study, in trial order."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    number: int
-    kind: str = Field(description="uniform, global or search")
-    state: str = Field(description="Optuna's trial state in lower case")
-    value: float | None = Field(description="the (first) objective value; None unless complete")
-    best_so_far: float | None = Field(
-        description="best value of the trials up to this one (direction-aware)"
-    )
-
-
-class HistoryOut(BaseModel):
-    direction: Literal["maximize", "minimize"] = Field(
-        description="of the first objective (the score); a two-objective study is read on it"
-    )
-    points: list[HistoryPointOut] = Field(description="empty until the study exists")
-
-
-class ParamImportanceOut(BaseModel):
-    name: str = Field(description="the Optuna parameter (keep:<group root>, criterion)")
-    importance: float = Field(description="share of the score's variance (fANOVA); sums to 1")
-
-
-class ImportanceOut(BaseModel):
-    params: list[ParamImportanceOut] = Field(description="most important first")
-    trials_used: int = Field(description="complete trials the importances come from")
-    message: str | None = Field(description="why ``params`` is empty, else None")
-
-
-class CandidateDetailOut(CandidateOut):
-    """A leaderboard row plus the policy spelled out per layer."""
-
-    granularity: str = Field(description="'channel' or 'unstructured' (the job's spec)")
-    layers: list[LayerOut] = Field(description="every prunable layer, in model order")
-
-    @classmethod
-    def of(
-        cls, candidate: Candidate, *, granularity: str, layers: list[LayerOut]
-    ) -> CandidateDetailOut:
-        row = CandidateOut.model_validate(candidate).model_dump(exclude={"score"})
-        return cls(**row, granularity=granularity, layers=layers)
-
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Close the study storages the routes opened (one engine per storage URL)."""
-    try:
-        yield
-    finally:
-        storages: StudyStorages | None = getattr(app.state, "study_storages", None)
-        if storages is not None:
-            storages.close()
-
-
-router = APIRouter(prefix="/jobs", tags=["insights"], lifespan=_lifespan)
-_STATE_LOCK = threading.Lock()
-
-
-def get_study_storages(request: Request, database: DatabaseDep) -> StudyStorages:
-    """The app's study storages, made on first use (default: the service's database)."""
-    state = request.app.state
-    with _STATE_LOCK:
-        storages = getattr(state, "study_storages", None)
-        if storages is None:
-            url = database.engine.url.render_as_string(hide_password=False)
-            storages = state.study_storages = StudyStorages(url)
-    return cast(StudyStorages, storages)
-
-
-def get_importance_cache(request: Request) -> ImportanceCache:
-    state = request.app.state
-    with _STATE_LOCK:
-        cache = getattr(state, "importance_cache", None)
-        if cache is None:
-            cache = state.importance_cache = ImportanceCache()
-    return cast(ImportanceCache, cache)
-
-
-StoragesDep = Annotated[StudyStorages, Depends(get_study_storages)]
-ImportanceCacheDep = Annotated[ImportanceCache, Depends(get_importance_cache)]
-
+router = APIRouter(prefix="/jobs", tags=["insights"])
 _ERRORS = error_responses(404)
 CandidateNumber = Annotated[int, Path(ge=0, le=INT32_MAX, description="the trial number")]
 

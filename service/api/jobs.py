@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
-from service.api.body import INT64_MAX, read_json
+from search import SearchSpec
+from service.api.body import INT64_MAX, StrictJsonRoute, refuse_unread_body
 from service.api.deps import ArtifactsDep, DispatcherDep, OwnerDep, SessionDep, SettingsDep
 from service.api.schemas import (
-    SPEC_SCHEMA,
     BestOut,
     CandidateOut,
     JobOut,
@@ -35,10 +35,11 @@ from service.jobs import (
 )
 from service.models import CandidateKind, Job, JobStatus, get_owned, request_cancel
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+# Bodies (the job spec) are read strictly, then validated by FastAPI as their declared model.
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
 _ERRORS = error_responses(404)
-_EXAMPLE_SPEC = {
+_EXAMPLE_SPEC: dict[str, Any] = {
     "name": "digits-mlp",
     "model": {"zoo": "mlp", "kwargs": {"hidden": [64, 32]}, "pretrain_epochs": 3},
     "data": {"source": "digits"},
@@ -46,28 +47,10 @@ _EXAMPLE_SPEC = {
     "search": {"n_trials": 60, "parallelism": 1, "sampler": "tpe"},
     "finetune": {"rung_candidates": 6, "rungs": 2, "rung_steps": 20, "final_epochs": 3},
 }
-_SPEC_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": "a job spec (see DESIGN.md); unknown fields are refused",
-        "content": {
-            "application/json": {
-                "schema": {"$ref": f"#/components/schemas/{SPEC_SCHEMA}"},
-                "examples": {"digits": {"summary": "an MLP on digits", "value": _EXAMPLE_SPEC}},
-            }
-        },
-    }
-}
-
-
-async def spec_body(request: Request, settings: SettingsDep, _caller: OwnerDep) -> Any:
-    """The body, read as strict JSON (size, depth, finite numbers, no NUL); validated as a
-    spec by the submission itself, which names the field at fault. Only once the caller is
-    known: a request without a key is refused before its body is read."""
-    return await read_json(request, max_bytes=settings.max_spec_bytes)
-
-
-SpecBody = Annotated[Any, Depends(spec_body)]
+SpecBody = Annotated[
+    SearchSpec,
+    Body(openapi_examples={"digits": {"summary": "an MLP on digits", "value": _EXAMPLE_SPEC}}),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -86,7 +69,9 @@ IdempotencyKey = Annotated[
         200: {"model": JobOut, "description": "replay of an earlier key"},
         **error_responses(400, 413, 415),
     },
-    openapi_extra=_SPEC_BODY,
+    # A body refused while read (size, media type, strict JSON) answers after the caller
+    # is known; FastAPI validates a readable one as a SearchSpec, naming the field.
+    dependencies=[Depends(refuse_unread_body)],
     summary="Validate a job spec and queue the job",
 )
 def create_job(
@@ -99,7 +84,8 @@ def create_job(
     dispatcher: DispatcherDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobOut:
-    """202 with the new job; 200 with the first job for a repeated Idempotency-Key."""
+    """The body is a job spec (see DESIGN.md); unknown fields are refused. 202 with the new
+    job; 200 with the first job for a repeated Idempotency-Key."""
     submission = submit_job(
         session, owner, spec, idempotency_key, settings=settings, artifacts=artifacts
     )

@@ -21,7 +21,6 @@ from service.models import (
 
 __all__ = [
     "INT32_MAX",
-    "SPEC_SCHEMA",
     "ArtifactOut",
     "BestOut",
     "CandidateOut",
@@ -40,7 +39,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-SPEC_SCHEMA = "SearchSpec"  # the job spec's schema in the OpenAPI document's components
 INT32_MAX = 2**31 - 1  # candidate numbers are 32-bit columns
 
 

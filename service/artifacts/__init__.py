@@ -1,4 +1,5 @@
-"""Artifacts on disk: a store addressed by generated ids, and upload validators.
+"""Artifacts on disk: a store addressed by generated ids, upload validators, and uploads
+received (multipart, streamed into the store) and registered (checked, then their row).
 
 >>> store = ArtifactStore(settings.artifact_dir)
 >>> stored = store.save_stream(upload.file, max_bytes=settings.max_upload_bytes)
@@ -15,16 +16,26 @@ from service.artifacts._checks import (
 )
 from service.artifacts._names import MAX_FILENAME_LENGTH, sanitize_filename
 from service.artifacts._store import ArtifactStore, ArtifactWriter, StoredFile
+from service.artifacts._uploads import (
+    UPLOAD_KINDS,
+    ReceivedFile,
+    receive_upload,
+    register_upload,
+)
 
 __all__ = [
     "MAX_FILENAME_LENGTH",
+    "UPLOAD_KINDS",
     "ArtifactStore",
     "ArtifactWriter",
     "DataInfo",
+    "ReceivedFile",
     "StoredFile",
     "WeightsInfo",
     "check_data",
     "check_weights",
+    "receive_upload",
+    "register_upload",
     "sanitize_filename",
     "state_dict_from_pickle",
 ]

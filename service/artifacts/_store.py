@@ -85,7 +85,8 @@ class ArtifactStore:
         return True
 
     def remove_stale_temp(self, older_than_s: float = 86400.0) -> int:
-        """Delete temp files a crashed upload left behind; returns how many (for the sweeper)."""
+        """Delete temp files a crashed write left behind; returns how many. The workers'
+        sweeper calls it (through ``SqlJobStore.remove_stale_temp_files``)."""
         cutoff = time.time() - older_than_s
         removed = 0
         for leftover in self._tmp.glob("upload-*"):

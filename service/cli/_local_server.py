@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from service.exceptions import ServerError
+
 if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
@@ -21,10 +23,6 @@ __all__ = ["ServerError", "serve_in_thread"]
 
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 120.0
-
-
-class ServerError(RuntimeError):
-    """The server did not start (its lifespan failed), or did not stop in time."""
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
+from search import first_problem
 from service.cli._console import EXIT_FAILED, EXIT_INPUT, fail, make_console
 from service.cli._outputs import shown_url
 from service.exceptions import ServiceError
@@ -45,10 +46,10 @@ def load_settings(console: Console) -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "_".join(str(part) for part in first["loc"]).upper()
+        problem = first_problem(exc.errors())
+        name = "_".join(problem.location).upper()
         where = f"PRUNESEARCH_{name}: " if name else "settings: "
-        fail(console, where + str(first["msg"]).removeprefix("Value error, "), EXIT_INPUT)
+        fail(console, where + problem.message, EXIT_INPUT)
 
 
 def serve(

@@ -19,7 +19,16 @@ from rich.text import Text
 from service.cli._console import EXIT_FAILED, EXIT_INPUT, fail, make_console
 from service.cli._remote_tables import best_summary, print_results
 from service.cli._watch import JobProgress, check_outcome
-from service.client import KEY_ENV, BestInfo, Client, ClientError, JobInfo
+from service.client import (
+    KEY_ENV,
+    BestInfo,
+    BudgetUnreachable,
+    Client,
+    ClientError,
+    JobInfo,
+    NotFound,
+    Unauthorized,
+)
 
 __all__ = ["client_errors", "register"]
 
@@ -44,9 +53,9 @@ def client_errors(console: Console) -> Iterator[None]:
         yield
     except ClientError as exc:
         hint = None
-        if exc.status == 401:
+        if isinstance(exc, Unauthorized):
             hint = f"set {KEY_ENV} to a key from `prunesearch keys create --owner NAME`"
-        elif exc.smallest is not None:
+        elif isinstance(exc, BudgetUnreachable):
             hint = f"the smallest achievable is {exc.smallest:.6g}"
         fail(console, str(exc), EXIT_INPUT if exc.is_client_side else EXIT_FAILED, hint=hint)
 
@@ -185,7 +194,5 @@ def _best_or_none(client: Client, job_id: str) -> BestInfo | None:
     # 404 here only means "no feasible candidate (yet)": show the rest without it.
     try:
         return client.best(job_id)
-    except ClientError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    except NotFound:
+        return None

@@ -16,7 +16,14 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from service.client._errors import ClientError, error_from_response
+from service.client._errors import (
+    ClientError,
+    RequestTimeout,
+    TransportError,
+    UnexpectedAnswer,
+    WaitTimeout,
+    error_from_response,
+)
 from service.client._insights import CandidateDetail, History, Importance, JobPoints
 from service.client._models import (
     ArtifactInfo,
@@ -53,8 +60,9 @@ class Client:
     ...     job = client.wait(job.id, on_progress=lambda j: print(j.progress.trials_done))
     ...     client.download(job.id, "best/")
 
-    Every method raises :class:`ClientError`: with the HTTP status and the API's message
-    (and field) for a 4xx/5xx answer, with ``status=None`` when the server cannot be reached.
+    Every method raises a :class:`ClientError`: an :class:`HTTPStatusError` of the class
+    the status names, with the API's message (and field), for a 4xx/5xx answer; a
+    :class:`TransportError` (``status=None``) when the server cannot be reached.
     ``transport`` replaces httpx's (tests, proxies, ``httpx.MockTransport``).
     """
 
@@ -140,7 +148,7 @@ class Client:
 
     def cancel(self, job_id: str) -> JobInfo:
         """Ask a job to stop (its running trials stop at the next epoch); a job already over
-        raises a ClientError with status 409."""
+        raises :class:`Conflict` (409)."""
         return _parse(JobInfo, self._request("DELETE", f"/v1/jobs/{job_id}"))
 
     def wait(
@@ -155,8 +163,8 @@ class Client:
         (succeeded, failed or cancelled: look at ``.status`` and ``.error``).
 
         ``on_progress`` gets the job after each poll. A few failed polls in a row are
-        tolerated (a server restarting); ``timeout`` seconds without an end raise a
-        ClientError with status None.
+        tolerated (a server restarting); ``timeout`` seconds without an end raise
+        :class:`WaitTimeout` (status None).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         failures = 0
@@ -177,7 +185,7 @@ class Client:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise ClientError(f"job {job_id} did not end within {timeout:g} s")
+                    raise WaitTimeout(f"job {job_id} did not end within {timeout:g} s")
                 pause = min(poll_s, left)
             time.sleep(pause)
 
@@ -284,11 +292,11 @@ class Client:
         try:
             yield
         except httpx.TimeoutException as exc:
-            raise ClientError(
+            raise RequestTimeout(
                 f"{method} {path}: no answer from {self.base_url} within {self._timeout:g} s"
             ) from exc
         except httpx.TransportError as exc:
-            raise ClientError(
+            raise TransportError(
                 f"cannot reach the prunesearch API at {self.base_url} ({exc or type(exc).__name__})"
                 f": is the server running (`prunesearch serve`), and does {URL_ENV} point at it?"
             ) from exc
@@ -316,7 +324,7 @@ def _parse(model: type[_M], response: httpx.Response) -> _M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
-        raise ClientError(
+        raise UnexpectedAnswer(
             f"unexpected answer to {response.request.method} {response.request.url.path} "
             f"(is {response.request.url.host} a prunesearch API of this version?): {exc}",
             status=response.status_code,

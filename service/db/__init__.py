@@ -7,7 +7,7 @@
 ...     ...
 """
 
-from service.db._database import Database, get_database
+from service.db._database import Database
 from service.db._engine import make_engine, make_session_factory, session_scope
 from service.db._migrate import VERSION_TABLE, alembic_config, migrate, schema_is_current
 from service.db._retry import with_retry
@@ -16,7 +16,6 @@ __all__ = [
     "VERSION_TABLE",
     "Database",
     "alembic_config",
-    "get_database",
     "make_engine",
     "make_session_factory",
     "migrate",

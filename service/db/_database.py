@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db._engine import make_engine, make_session_factory, session_scope
-from service.settings import get_settings
 
-__all__ = ["Database", "get_database"]
+__all__ = ["Database"]
 
 
 class Database:
@@ -31,9 +29,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-@lru_cache
-def get_database() -> Database:
-    """The process's database, from the settings (``cache_clear()`` after changing them)."""
-    return Database(get_settings().database_url)

@@ -7,6 +7,7 @@ UPDATE: of two workers racing for the same change, exactly one wins.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import tempfile
@@ -73,6 +74,11 @@ _MAX_BUNDLE_BYTES = 1 << 40  # our own output: no upload limit applies
 class SqlJobStore(JobStore):
     """Jobs in the service's database; files (references, bundles) in ``artifacts``.
 
+    A job's reference weights (the unpruned model trained by its ``prepare``) are written
+    by the search to a scratch file (:meth:`reference_path`), taken into the artifact store
+    with a row of kind ``reference`` when the reference is recorded, read from there by
+    every later task, and deleted (file and row) once the job ends.
+
     ``storage_url`` is where the jobs' Optuna studies live: by default the service's own
     database (Optuna's tables and ours do not clash).
     """
@@ -114,7 +120,7 @@ class SqlJobStore(JobStore):
         return self._change(job_id, _S.FINALIZING, "finalizing", (_S.RUNNING,))
 
     def succeed(self, job_id: str, result: Mapping[str, Any], best_artifact: str | None) -> None:
-        def work(session: Session) -> None:
+        def work(session: Session) -> bool:
             job = _job(session, job_id)
             if _move(session, job, _S.SUCCEEDED, "succeeded", (_S.FINALIZING,)):
                 job.result = json_safe(dict(result))
@@ -124,16 +130,20 @@ class SqlJobStore(JobStore):
                 final = _best_score(result.get("best"))
                 if final is not None:
                     job.best_score = final
-            else:
-                log.warning("job %s not marked succeeded: it is %s", job_id, job.status.value)
+                return True
+            log.warning("job %s not marked succeeded: it is %s", job_id, job.status.value)
+            return False
 
-        self._tx(work)
+        if self._tx(work):
+            self._drop_reference(job_id)
 
     def fail(self, job_id: str, message: str) -> None:
-        self._change(job_id, _S.FAILED, message, _NOT_FINAL)
+        if self._change(job_id, _S.FAILED, message, _NOT_FINAL):
+            self._drop_reference(job_id)
 
     def mark_cancelled(self, job_id: str) -> None:
-        self._change(job_id, _S.CANCELLED, "cancelled on request", _NOT_FINAL)
+        if self._change(job_id, _S.CANCELLED, "cancelled on request", _NOT_FINAL):
+            self._drop_reference(job_id)
 
     def requeue(self, job_id: str, message: str) -> None:
         self._change(job_id, _S.QUEUED, message, (_S.RUNNING,))
@@ -145,7 +155,12 @@ class SqlJobStore(JobStore):
         return self._tx(lambda session: _job(session, job_id).cancel_requested)
 
     def record_reference(self, job_id: str, reference: Mapping[str, Any]) -> None:
+        """The reference's figures; and its weights, if the search trained and wrote them,
+        taken into the artifact store (see the class's docstring)."""
         self._update(job_id, reference=json_safe(dict(reference)))
+        scratch = self._scratch_reference(job_id)
+        if scratch.is_file():
+            self._keep_reference(job_id, scratch)
 
     def record_progress(
         self,
@@ -202,8 +217,16 @@ class SqlJobStore(JobStore):
         return self._tx(work)
 
     def reference_path(self, job_id: str) -> Path:
-        self._tx(lambda session: _job(session, job_id))
-        return self.artifacts.root / "references" / f"{job_id}.safetensors"
+        """The job's reference artifact once kept; before that, the scratch file the
+        search writes the trained weights to."""
+        kept = self._tx(lambda session: _job(session, job_id).reference_artifact_id)
+        if kept is not None:
+            with contextlib.suppress(NotFound):  # its file gone: train again, keep anew
+                return self.artifacts.path(kept)
+        return self._scratch_reference(job_id)
+
+    def remove_stale_temp_files(self, older_than_s: float) -> int:
+        return self.artifacts.remove_stale_temp(older_than_s)
 
     def store_bundle(self, job_id: str, folder: Path) -> str:
         """Zip ``folder`` into the artifact store (atomically), then commit its row."""
@@ -296,6 +319,61 @@ class SqlJobStore(JobStore):
 
     # -- internals --
 
+    def _scratch_reference(self, job_id: str) -> Path:
+        return self.artifacts.root / "references" / f"{job_id}.safetensors"
+
+    def _keep_reference(self, job_id: str, scratch: Path) -> None:
+        """Copy ``scratch`` into the store as the job's reference artifact (file first,
+        then its row and the job's link), replacing any earlier one; then remove it."""
+        with scratch.open("rb") as weights:
+            stored = self.artifacts.save_stream(weights, max_bytes=_MAX_BUNDLE_BYTES)
+
+        def work(session: Session) -> str | None:
+            job = _job(session, job_id)
+            earlier = job.reference_artifact_id
+            session.add(
+                Artifact(
+                    id=stored.id,
+                    owner=job.owner,
+                    kind=ArtifactKind.REFERENCE,
+                    filename=f"reference-{safe_stem(job.name)}.safetensors",
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    path=stored.relpath,
+                )
+            )
+            session.flush()  # the row before the link to it
+            job.reference_artifact_id = stored.id
+            if earlier is not None:
+                _delete_artifact_row(session, earlier)
+            return earlier
+
+        try:
+            earlier = self._tx(work)
+        except BaseException:
+            self.artifacts.delete(stored.id)
+            raise
+        if earlier is not None:
+            self.artifacts.delete(earlier)
+        scratch.unlink(missing_ok=True)
+
+    def _drop_reference(self, job_id: str) -> None:
+        """Delete an ended job's reference weights: row and link first, then the file (a
+        file without a row is harmless; a row without its file is not)."""
+
+        def work(session: Session) -> str | None:
+            job = _job(session, job_id)
+            kept, job.reference_artifact_id = job.reference_artifact_id, None
+            if kept is not None:
+                session.flush()
+                _delete_artifact_row(session, kept)
+            return kept
+
+        kept = self._tx(work)
+        if kept is not None:
+            self.artifacts.delete(kept)
+        self._scratch_reference(job_id).unlink(missing_ok=True)
+
     def _tx(self, work: Callable[[Session], T]) -> T:
         def attempt() -> T:
             with self.database.session() as session:
@@ -317,6 +395,12 @@ class SqlJobStore(JobStore):
                 raise KeyError(job_id)
 
         self._tx(work)
+
+
+def _delete_artifact_row(session: Session, artifact_id: str) -> None:
+    artifact = session.get(Artifact, artifact_id)
+    if artifact is not None:
+        session.delete(artifact)
 
 
 def _job(session: Session, job_id: str) -> Job:

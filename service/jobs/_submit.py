@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from search import SearchSpec, SpecError, default_study_name, validate
 from service.artifacts import ArtifactStore
-from service.exceptions import ServiceUnavailable
+from service.exceptions import QueueUnavailable
 from service.jobs._limits import check_cost
 from service.models import (
     Artifact,
@@ -39,10 +39,6 @@ IDEMPOTENCY_FIELD = "Idempotency-Key"
 _STUDY_NAME_LENGTH = 255  # the column's
 
 
-class QueueUnavailable(ServiceUnavailable):
-    """The broker cannot be reached."""
-
-
 @dataclass(frozen=True)
 class Submission:
     """The job a submission stands for; ``created`` is False for an idempotent replay."""
@@ -54,14 +50,15 @@ class Submission:
 def submit_job(
     session: Session,
     owner: str,
-    spec_data: Any,
+    spec_data: SearchSpec | Any,
     idempotency_key: str | None = None,
     *,
     settings: Settings,
     artifacts: ArtifactStore,
 ) -> Submission:
-    """Validate ``spec_data`` and commit a new queued job (with its first event), or find the
-    job ``owner`` submitted earlier with the same ``idempotency_key``.
+    """Validate ``spec_data`` (a :class:`SearchSpec`, or the data of one) and commit a new
+    queued job (with its first event), or find the job ``owner`` submitted earlier with
+    the same ``idempotency_key``.
 
     Raises:
         SpecError: naming the field at fault (BudgetError with the smallest figure); also
@@ -71,7 +68,7 @@ def submit_job(
         first = find_idempotent_job(session, owner, idempotency_key)
         if first is not None:
             return _replay(first, spec_data)
-    spec = SearchSpec.parse(spec_data)
+    spec = _parse(spec_data)
     check_cost(spec, settings)
     resolve = _resolver(session, owner, artifacts, spec)
     _validate(spec, resolve, settings.allowed_factories, settings.max_model_params)
@@ -118,8 +115,12 @@ def study_name(spec: SearchSpec, job_id: str) -> str:
     return default_study_name(spec)[: _STUDY_NAME_LENGTH - len(suffix)] + suffix
 
 
-def _replay(first: Job, spec_data: Any) -> Submission:
-    spec = SearchSpec.parse(spec_data)
+def _parse(spec_data: SearchSpec | Any) -> SearchSpec:
+    return spec_data if isinstance(spec_data, SearchSpec) else SearchSpec.parse(spec_data)
+
+
+def _replay(first: Job, spec_data: SearchSpec | Any) -> Submission:
+    spec = _parse(spec_data)
     if spec.model_dump(mode="json") != first.spec:
         raise SpecError(
             f"this key was used for job {first.id} with a different spec; use a new key "

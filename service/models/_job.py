@@ -66,6 +66,11 @@ class Job(Base):
     best_artifact_id: Mapped[str | None] = mapped_column(
         ForeignKey("ps_artifacts.id", ondelete="SET NULL")
     )
+    # The trained unpruned weights the job's tasks share, while the job runs (kind
+    # reference; removed with its file once the job ends).
+    reference_artifact_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ps_artifacts.id", ondelete="SET NULL")
+    )
 
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -73,7 +78,7 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     runner_heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    best_artifact: Mapped[Artifact | None] = relationship()
+    best_artifact: Mapped[Artifact | None] = relationship(foreign_keys=[best_artifact_id])
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job",
         cascade="all, delete-orphan",

@@ -6,8 +6,9 @@ scripts read the REST API, signed in with the same API keys as every other clien
 from fastapi import APIRouter
 
 from service.ui import _dashboard, _pages
+from service.ui._dashboard import DASHBOARDS_KEPT, Dashboards
 
-__all__ = ["ui_router"]
+__all__ = ["DASHBOARDS_KEPT", "Dashboards", "ui_router"]
 
 ui_router = APIRouter(prefix="/ui", include_in_schema=False)
 ui_router.include_router(_pages.router)

@@ -146,3 +146,25 @@ def test_validate_checks_data_model_and_budget_without_training(tmp_path: Path) 
             allowed_factories=["mypackage"],
         )
     assert info.value.field == "model.factory"
+
+
+def test_the_one_error_formatter_words_every_validation_error_alike() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from search import first_problem
+
+    with pytest.raises(SpecError) as caught:
+        tiny_spec(budget__bogus=1, search__n_trials=-1)
+    assert caught.value.field == "budget.bogus"
+    assert str(caught.value) == "budget.bogus: unknown field (and 1 more error)"
+
+    class Query(BaseModel):
+        limit: int
+
+    with pytest.raises(ValidationError) as invalid:
+        Query.model_validate({"limit": "many"})
+    errors = [{**error, "loc": ("query", *error["loc"])} for error in invalid.value.errors()]
+    problem = first_problem(errors, drop_first={"query"})
+    assert (problem.field, problem.location) == ("limit", ("limit",))
+    assert str(problem).startswith("limit: Input should be a valid integer")
+    assert str(first_problem([])) == "invalid value"

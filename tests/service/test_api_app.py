@@ -11,8 +11,10 @@ from fastapi.testclient import TestClient
 
 from service.app import InsecureSettings, create_app
 from service.auth import revoke_key
+from service.jobs import ImportanceCache, StudyStorages
 from service.models import JobStatus
 from service.settings import Settings
+from service.ui import Dashboards
 from tests.service.factories import ApiEnv, RecordingDispatcher, api_env, make_job
 from workers import CeleryDispatcher, EmbeddedDispatcher
 
@@ -164,3 +166,18 @@ def test_openapi_lists_every_route(env: ApiEnv) -> None:
     } <= set(paths)
     assert "multipart/form-data" in paths["/v1/artifacts"]["post"]["requestBody"]["content"]
     assert env.client.get("/docs").status_code == 200
+
+
+def test_the_lifespan_makes_the_apps_state_and_closes_it(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", artifact_dir=tmp_path)
+    app = create_app(settings, dispatcher=RecordingDispatcher())
+    assert not hasattr(app.state, "study_storages")  # nothing is made before startup
+    with TestClient(app):
+        state = app.state
+        assert isinstance(state.study_storages, StudyStorages)
+        assert isinstance(state.importance_cache, ImportanceCache)
+        assert isinstance(state.optuna_dashboards, Dashboards)
+        assert state.study_storages.default_url == settings.database_url
+        state.study_storages.storage()
+        assert len(state.study_storages) == 1
+    assert len(state.study_storages) == 0  # closed at shutdown

@@ -8,10 +8,13 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.db import migrate
+from service.db import Database, migrate
+from service.jobs import SqlJobStore
+from service.models import Artifact, ArtifactKind
 from service.settings import Settings
 from workers import EmbeddedDispatcher
 
@@ -25,7 +28,17 @@ TINY = {
 }
 
 
-def test_a_job_runs_to_the_end_in_the_api_process(tmp_path: Path) -> None:
+def test_a_job_runs_to_the_end_in_the_api_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept: list[str] = []
+    keep = SqlJobStore._keep_reference
+
+    def spy(store: SqlJobStore, job_id: str, scratch: Path) -> None:
+        keep(store, job_id, scratch)
+        kept.append(job_id)
+
+    monkeypatch.setattr(SqlJobStore, "_keep_reference", spy)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     migrate(url)
     settings = Settings(database_url=url, artifact_dir=tmp_path / "store", auth=False)
@@ -56,3 +69,10 @@ def test_a_job_runs_to_the_end_in_the_api_process(tmp_path: Path) -> None:
     assert best["candidate"]["accuracy"] == done["result"]["best"]["accuracy"]
     names = zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
     assert {"model.safetensors", "policy.json", "report.json"} <= set(names)
+    # The weights prepare trained were an artifact of the job while it ran; gone with it.
+    assert kept == [job["id"]]
+    assert not list((tmp_path / "store" / "references").glob("*"))
+    database = Database(url)
+    with database.session() as session:
+        assert [a.kind for a in session.query(Artifact)] == [ArtifactKind.BUNDLE]
+    database.dispose()

@@ -3,7 +3,10 @@ the PostgreSQL module runs the racing and upsert cases there too)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +17,12 @@ import pytest
 
 from service.artifacts import ArtifactStore
 from service.db import Database, migrate
+from service.exceptions import NotFound
 from service.jobs import SqlJobStore
 from service.models import Artifact, ArtifactKind, Candidate, Job, JobStatus, utcnow
-from tests.service.factories import make_job
+from tests.service.factories import RecordingDispatcher, make_job
+from workers import WorkerOptions, sweep
+from workers.runner import STALE_TEMP_AFTER_S
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +236,68 @@ def test_ended_jobs_are_those_that_became_final_lately(store: SqlJobStore) -> No
 
     assert ended.id in recent and running.id not in recent
     assert ended.id not in store.ended_jobs(0.0)
+
+
+def test_the_sweeper_removes_stale_temporary_files_and_keeps_fresh_ones(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(url)
+    database = Database(url)
+    store = SqlJobStore(database, ArtifactStore(tmp_path / "store"))
+    temp = store.artifacts.root / ".tmp"
+    stale, fresh = temp / "upload-crashed", temp / "upload-recent"
+    for path in (stale, fresh):
+        path.write_bytes(b"half")
+    old = time.time() - STALE_TEMP_AFTER_S - 60
+    os.utime(stale, (old, old))
+    recent = time.time() - STALE_TEMP_AFTER_S + 600  # under the threshold by ten minutes
+    os.utime(fresh, (recent, recent))
+    try:
+        assert sweep(store, RecordingDispatcher(), WorkerOptions()) == []
+    finally:
+        database.dispose()
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+def _reference_rows(store: SqlJobStore, job_id: str) -> tuple[str | None, list[Artifact]]:
+    with store.database.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        rows = session.query(Artifact).filter(Artifact.kind == ArtifactKind.REFERENCE).all()
+        return job.reference_artifact_id, [row for row in rows if row.owner == job.owner]
+
+
+@pytest.mark.parametrize("end", ["succeed", "fail", "mark_cancelled"])
+def test_reference_weights_are_an_artifact_of_the_job_until_it_ends(
+    store: SqlJobStore, end: str
+) -> None:
+    job = _job(store, JobStatus.RUNNING, owner=f"ref-{end}")
+    scratch = store.reference_path(job.id)  # where the search writes what it trained
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    scratch.write_bytes(b"trained weights")
+
+    store.record_reference(job.id, {"params": 10})
+
+    kept, rows = _reference_rows(store, job.id)
+    assert kept is not None and [row.id for row in rows] == [kept]
+    assert rows[0].sha256 == hashlib.sha256(b"trained weights").hexdigest()
+    assert store.reference_path(job.id) == store.artifacts.path(kept)  # later tasks read it
+    assert store.reference_path(job.id).read_bytes() == b"trained weights"
+    assert not scratch.exists()
+
+    if end == "succeed":
+        assert store.begin_finalizing(job.id)
+        store.succeed(job.id, {"best": None}, None)
+    else:
+        getattr(store, end)(job.id, *(["gave up"] if end == "fail" else []))
+
+    assert _reference_rows(store, job.id) == (None, [])
+    with pytest.raises(NotFound):
+        store.artifacts.path(kept)
+
+
+def test_a_job_given_weights_keeps_no_reference_artifact(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING, owner="ref-uploaded")
+    store.record_reference(job.id, {"params": 10})  # nothing written: the spec had weights
+    assert _reference_rows(store, job.id) == (None, [])
+    store.fail(job.id, "done")

@@ -395,3 +395,23 @@ def test_another_owner_gets_404_everywhere(env: ApiEnv, tmp_path: Path) -> None:
     assert env.client.delete(f"/v1/jobs/{job.id}", headers=mallory).status_code == 404
     mine = env.client.get("/v1/jobs", headers=mallory).json()
     assert mine["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(b"{nope", "application/json"), (b"x" * (1 << 20), "application/json"), (b"{}", "text/plain")],
+    ids=["not-json", "too-large", "not-declared-json"],
+)
+def test_a_body_refused_while_read_answers_401_to_a_caller_without_a_key(
+    env: ApiEnv, content: bytes, content_type: str
+) -> None:
+    response = env.client.post("/v1/jobs", content=content, headers={"Content-Type": content_type})
+    assert response.status_code == 401, response.text
+
+
+def test_a_spec_without_a_content_type_is_read_as_json(env: ApiEnv, alice: dict[str, str]) -> None:
+    response = env.client.post(
+        "/v1/jobs", headers=alice, content=json.dumps({**SPEC, "name": "bare"})
+    )
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 202, response.text

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from search import SearchSpec
+from search.spec import BudgetSpec, DataSpec, FinetuneSpec, ModelSpec, SearchOptions
 from service.app import create_app
 from service.settings import Settings
 from tests.service.factories import RecordingDispatcher
@@ -94,3 +96,28 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, list):
         return [ref for value in node for ref in _refs(value)]
     return []
+
+
+def test_openapi_json_shows_the_job_spec_fields() -> None:
+    app = create_app(Settings(database_url="sqlite://"), dispatcher=RecordingDispatcher())
+    document = TestClient(app).get("/openapi.json").json()  # no lifespan: nothing to open
+
+    operation = document["paths"]["/v1/jobs"]["post"]
+    assert operation["requestBody"]["required"] is True
+    content = operation["requestBody"]["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/SearchSpec"}
+    assert "digits" in content["examples"]
+    schemas = document["components"]["schemas"]
+    spec = schemas["SearchSpec"]
+    assert set(spec["properties"]) == {"name", "model", "data", "budget", "search", "finetune"}
+    assert spec["additionalProperties"] is False  # unknown fields are refused
+    assert set(spec["required"]) == {"model", "budget"}
+    for section, model in [
+        ("model", ModelSpec),
+        ("data", DataSpec),
+        ("budget", BudgetSpec),
+        ("search", SearchOptions),
+        ("finetune", FinetuneSpec),
+    ]:
+        assert set(schemas[model.__name__]["properties"]) == set(model.model_fields), section
+    assert "max_macs" in schemas["BudgetSpec"]["properties"]

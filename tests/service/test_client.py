@@ -22,7 +22,8 @@ from safetensors.torch import save_file
 
 from pruning import evaluate, kept_channels, load_bundle, zoo
 from pruning.data import load_builtin
-from service.api import insights, schemas
+from service.api import insights_schemas as insights
+from service.api import schemas
 from service.client import (
     ArtifactInfo,
     BestInfo,

@@ -21,8 +21,9 @@ pointed at the mount (read from a ``<meta>`` tag of the page); the rest goes to 
 dashboard's own WSGI app through a2wsgi, with the mount as its SCRIPT_NAME.
 
 Storages are the app's, one per URL, shared with the insights routes
-(:func:`service.api.insights.get_study_storages`); the dashboards' WSGI apps are kept per
-(storage URL, study name) on the app too, the last :data:`DASHBOARDS_KEPT` used.
+(:func:`service.api.deps.get_study_storages`); the dashboards' WSGI apps are kept per
+(storage URL, study name) on the app too, the last :data:`DASHBOARDS_KEPT` used (both made
+by the app's lifespan).
 
 Modules: ``_storage`` (:class:`OneStudyView`), ``_cache`` (the dashboards' WSGI apps),
 ``_bundle`` (the page and the bundle, edited), ``_routes`` (the allow-list, :func:`route`),
@@ -31,7 +32,7 @@ Modules: ``_storage`` (:class:`OneStudyView`), ``_cache`` (the dashboards' WSGI 
 
 from service.exceptions import ReadOnlyError, StudyNotCreated
 from service.ui._dashboard._bundle import DASHBOARD_VERSION
-from service.ui._dashboard._cache import DASHBOARDS_KEPT, get_dashboards
+from service.ui._dashboard._cache import DASHBOARDS_KEPT, Dashboards, get_dashboards
 from service.ui._dashboard._endpoint import router
 from service.ui._dashboard._routes import route
 from service.ui._dashboard._storage import OneStudyView
@@ -42,6 +43,7 @@ __all__ = [
     "ReadOnlyError",
     "StudyNotCreated",
     "DASHBOARDS_KEPT",
+    "Dashboards",
     "get_dashboards",
     "route",
     "router",

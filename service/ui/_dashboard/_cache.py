@@ -64,15 +64,7 @@ def _build(storage: BaseStorage, study_name: str) -> Dashboard:
     return Dashboard(study_id=study_id, app=cast(WSGIApp, app))
 
 
-_STATE_LOCK = threading.Lock()
-
-
 def get_dashboards(request: Request) -> Dashboards:
-    """The app's dashboards, made on first use (the storages are the app's too: see
-    :func:`service.api.insights.get_study_storages`)."""
-    state = request.app.state
-    with _STATE_LOCK:
-        dashboards = getattr(state, "optuna_dashboards", None)
-        if dashboards is None:
-            dashboards = state.optuna_dashboards = Dashboards(size=DASHBOARDS_KEPT)
-    return cast(Dashboards, dashboards)
+    """The app's dashboards (made by its lifespan, like the storages they read: see
+    :func:`service.api.deps.get_study_storages`)."""
+    return cast(Dashboards, request.app.state.optuna_dashboards)

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.deps import SessionDep, SettingsDep, get_owner
+from service.api.deps import SessionDep, SettingsDep, StoragesDep, get_owner
 from service.api.errors import describe
-from service.api.insights import StoragesDep
 from service.exceptions import ReadOnlyError, StudyNotCreated
 from service.models import Job, get_owned
 from service.ui._dashboard._bundle import page, script

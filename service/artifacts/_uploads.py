@@ -1,4 +1,5 @@
-"""Uploads: a multipart body streamed into the artifact store as it arrives.
+"""Uploads: a multipart body streamed into the artifact store as it arrives, then checked
+and registered (the domain side of POST /v1/artifacts; the route only hands over the body).
 
 FastAPI's ``UploadFile`` spools the whole body to a temporary file before the route runs,
 so a size limit could only be checked afterwards. Here the body is parsed chunk by chunk:
@@ -11,29 +12,26 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 
-from service.api.errors import FieldError
-from service.artifacts import (
-    ArtifactStore,
-    ArtifactWriter,
+from service.artifacts._checks import (
     DataInfo,
-    StoredFile,
     WeightsInfo,
     check_data,
     check_weights,
-    sanitize_filename,
     state_dict_from_pickle,
 )
-from service.exceptions import ArtifactError, BadRequest, UploadTooLarge
+from service.artifacts._names import sanitize_filename
+from service.artifacts._store import ArtifactStore, ArtifactWriter, StoredFile
+from service.exceptions import ArtifactError, BadRequest, FieldError, UploadTooLarge
 from service.models import Artifact, ArtifactKind
 from service.settings import Settings
 
@@ -57,8 +55,10 @@ class ReceivedFile:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int) -> ReceivedFile:
-    """Stream ``request``'s multipart body into ``store``.
+async def receive_upload(
+    headers: Mapping[str, str], body: AsyncIterable[bytes], store: ArtifactStore, max_bytes: int
+) -> ReceivedFile:
+    """Stream a multipart ``body`` (sent with ``headers``) into ``store``.
 
     Raises:
         UploadTooLarge: the file (or the declared body) exceeds ``max_bytes``.
@@ -66,8 +66,8 @@ async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int)
         FieldError: not multipart, no ``file`` part, an unknown or oversized field.
         ArtifactError: a path-like or otherwise unusable file name.
     """
-    boundary = _boundary(request.headers.get("content-type", ""))
-    declared = request.headers.get("content-length", "")
+    boundary = _boundary(headers.get("content-type", ""))
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + _MULTIPART_OVERHEAD:
         raise UploadTooLarge(
             f"upload of {int(declared)} bytes exceeds the size limit of "
@@ -76,9 +76,10 @@ async def receive_upload(request: Request, store: ArtifactStore, max_bytes: int)
     receiver = _Receiver(store, max_bytes)
     parser = MultipartParser(boundary, receiver.callbacks())
     try:
-        async for chunk in request.stream():
+        async for chunk in body:
             if chunk:
-                await run_in_threadpool(parser.write, chunk)
+                # Off the event loop: the writer hashes and writes to disk.
+                await to_thread.run_sync(parser.write, chunk)
         parser.finalize()
         if parser.state is not MultipartState.END:
             raise BadRequest(
