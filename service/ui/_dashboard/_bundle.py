@@ -50,8 +50,14 @@ _BUNDLE_EDITS: tuple[tuple[str, str, int], ...] = (
     ("`/csv/", f"`${{{_META_READ}}}/csv/", 2),
     # Read-only: the study list's create, rename and delete buttons are not rendered
     # (`false && element` renders nothing; the server refuses the writes anyway).
-    ('(0,r.jsx)(xu,{"aria-label":"rename study"', '!1&&(0,r.jsx)(xu,{"aria-label":"rename study"', 1),
-    ('(0,r.jsx)(xu,{"aria-label":"delete study"', '!1&&(0,r.jsx)(xu,{"aria-label":"delete study"', 1),
+    *(
+        (
+            f'(0,r.jsx)(xu,{{"aria-label":"{label} study"',
+            f'!1&&(0,r.jsx)(xu,{{"aria-label":"{label} study"',
+            1,
+        )
+        for label in ("rename", "delete")
+    ),
     (
         '(0,r.jsx)(PT,{variant:"outlined",startIcon:(0,r.jsx)(N$,{}),onClick:()=>{u()}',
         '!1&&(0,r.jsx)(PT,{variant:"outlined",startIcon:(0,r.jsx)(N$,{}),onClick:()=>{u()}',
@@ -59,7 +65,7 @@ _BUNDLE_EDITS: tuple[tuple[str, str, int], ...] = (
     ),
 )
 _SCRIPT_TAG = '<script defer src="/static/bundle.js"></script>'
-_BODY_TAG = '<body>'
+_BODY_TAG = "<body>"
 # The way back to the job's page, above the dashboard (inline styles: its CSP allows them).
 _BACK_LINK = (
     '<a href="{href}" data-testid="back-to-job" style="position:fixed;left:12px;bottom:12px;'
@@ -144,5 +150,9 @@ def signed_out_page(job_page: str, detail: str) -> Response:
   <p class="muted">Once signed in, the job page links back here.</p>
 </body></html>
 """
-    headers = {"Content-Security-Policy": _CSP, "Cache-Control": "no-store", "WWW-Authenticate": "Bearer"}
+    headers = {
+        "Content-Security-Policy": _CSP,
+        "Cache-Control": "no-store",
+        "WWW-Authenticate": "Bearer",
+    }
     return Response(text, status_code=401, media_type="text/html; charset=utf-8", headers=headers)
