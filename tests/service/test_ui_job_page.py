@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -24,6 +24,7 @@ from tests.service.test_ui_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     WAIT_MS,
+    _artifacts,
     _require_browser,
     _rows,
     _sign_in,
@@ -31,12 +32,13 @@ from tests.service.test_ui_browser import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 OWNER = "reader"
-PHONE = {"width": 375, "height": 780}
-DESKTOP = {"width": 1360, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 780}
+DESKTOP: ViewportSize = {"width": 1360, "height": 900}
 REFERENCE = {"params": 20_000, "macs": 40_000, "val_accuracy": 0.985, "test_accuracy": 0.98}
+Scheme = Literal["light", "dark"]
 CANCEL_MESSAGE = "cancelled by its owner (DELETE /v1/jobs)"
 N_SEARCH = 36  # candidates of the main job beyond its baselines: two leaderboard pages
 
@@ -252,8 +254,10 @@ class Pages:
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []
 
-    def open(self, path: str, *, viewport: dict[str, int] = DESKTOP, scheme: str = "light") -> Page:
-        context = self.browser.new_context(viewport=viewport, color_scheme=scheme)  # type: ignore[arg-type]
+    def open(
+        self, path: str, *, viewport: ViewportSize = DESKTOP, scheme: Scheme = "light"
+    ) -> Page:
+        context = self.browser.new_context(viewport=viewport, color_scheme=scheme)
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
@@ -503,6 +507,9 @@ def test_on_a_phone_the_important_columns_and_the_progress_are_on_screen(
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (testid, box)
     assert "final" in row.locator("[data-testid=candidate-score]").inner_text()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(_artifacts() / "ui-job-page-phone.png"), full_page=True)
+    page.locator("#pareto-card").screenshot(path=str(_artifacts() / "ui-plot-phone.png"))
+    page.locator("#leaderboard").screenshot(path=str(_artifacts() / "ui-leaderboard-phone.png"))
 
     jobs_page = pages.open("/ui", viewport=PHONE)
     bar = jobs_page.locator(f"[data-job-id='{jobs.honest}'] [role=progressbar]")
@@ -560,7 +567,7 @@ _KEY_TEXT = [
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: str) -> None:
+def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: Scheme) -> None:
     page = pages.open(f"/ui/jobs/{jobs.honest}?rows=50", scheme=scheme)
     page.wait_for_selector(".infeasible-mark")
     page.wait_for_selector(".star")
@@ -572,6 +579,7 @@ def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: str) ->
         ".match(/\\d+/g).map(Number); return m[0] + m[1] + m[2] < 150; }"
     )
     assert dark == (scheme == "dark")
+    page.screenshot(path=str(_artifacts() / f"ui-job-page-{scheme}.png"), full_page=True)
 
 
 def test_infeasible_rows_best_first_toggle_and_the_test_accuracy_tooltip(

@@ -55,18 +55,29 @@ function overlaps(a, b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
-/** Where the unpruned model's label goes: the first corner of the line that covers no
- * selected point (on a phone the label spans half the plot). */
-function placeLabel(ctx, chartArea, y, text, avoid) {
-  const width = ctx.measureText(text).width;
-  const height = 13;
-  const spots = [
-    { x: chartArea.left + 6, y: y - 5 - height + 2 },
-    { x: chartArea.right - 6 - width, y: y - 5 - height + 2 },
-    { x: chartArea.left + 6, y: y + 5 },
-    { x: chartArea.right - 6 - width, y: y + 5 },
-  ].map((spot) => ({ ...spot, w: width, h: height }));
-  return spots.find((spot) => avoid.every((box) => !overlaps(spot, box))) || spots[0];
+/** Where the unpruned model's label goes: the first corner of the line where it covers
+ * nothing in `avoid` (boxes with a weight: the selected point outweighs the budget's label),
+ * trying a short text when the long one fits nowhere (on a phone it spans the plot); else
+ * the spot that covers least. Returns {x, y, w, h, text}. */
+function placeLabel(ctx, chartArea, y, texts, avoid) {
+  const options = [];
+  for (const text of texts) {
+    const width = ctx.measureText(text).width;
+    const height = 13;
+    for (const spot of [
+      { x: chartArea.left + 6, y: y - 5 - height + 2 },
+      { x: chartArea.right - 6 - width, y: y - 5 - height + 2 },
+      { x: chartArea.left + 6, y: y + 5 },
+      { x: chartArea.right - 6 - width, y: y + 5 },
+    ]) {
+      const box = { ...spot, w: width, h: height, text };
+      const cost = avoid.reduce((sum, other) => sum + (overlaps(box, other) ? other.weight : 0), 0);
+      if (cost === 0) return box;
+      options.push({ box, cost });
+    }
+  }
+  options.sort((a, b) => a.cost - b.cost);
+  return options[0].box;
 }
 
 /**
@@ -91,9 +102,16 @@ const guideLines = {
       ctx.strokeStyle = COLORS.reference;
       ctx.fillStyle = COLORS.reference;
       const avoid = [];
+      // The budget's label (drawn below, at the top of its line) and the selected point.
+      if (options.budget !== null && options.budget !== undefined) {
+        const bx = scales.x.getPixelForValue(options.budget);
+        const bw = ctx.measureText(options.budgetLabel || "budget").width;
+        const right = bx > chartArea.right - 80;
+        avoid.push({ x: right ? bx - 5 - bw : bx - 3, y: chartArea.top, w: bw + 8, h: 16, weight: 1 });
+      }
       chart.data.datasets.forEach((set, i) => {
         if (set.label !== "selected") return;
-        for (const point of chart.getDatasetMeta(i).data) avoid.push({ x: point.x - 14, y: point.y - 14, w: 28, h: 28 });
+        for (const point of chart.getDatasetMeta(i).data) avoid.push({ x: point.x - 14, y: point.y - 14, w: 28, h: 28, weight: 10 });
       });
       if (y >= chartArea.top - 1 && y <= chartArea.bottom + 1) {
         ctx.setLineDash([2, 3]);
@@ -101,22 +119,23 @@ const guideLines = {
         ctx.moveTo(chartArea.left, y);
         ctx.lineTo(chartArea.right, y);
         ctx.stroke();
-        const text = options.referenceLabel || "unpruned";
-        const spot = placeLabel(ctx, chartArea, y, text, avoid);
+        const spot = placeLabel(ctx, chartArea, y, [options.referenceLabel || "unpruned", options.referenceShort || "unpruned"], avoid);
         ctx.textAlign = "left";
         ctx.textBaseline = "top";
-        ctx.fillText(text, spot.x, spot.y);
+        ctx.fillText(spot.text, spot.x, spot.y);
         canvas.dataset.reference = "line";
         canvas.dataset.referenceLabel = JSON.stringify(spot);
       } else {
         // Off scale: an arrow at the edge it lies beyond, with the figure.
         const above = y < chartArea.top;
-        const text = `${above ? "▲" : "▼"} ${options.referenceLabel || "unpruned"} (off scale)`;
+        const arrow = above ? "▲" : "▼";
+        const texts = [options.referenceLabel || "unpruned", options.referenceShort || "unpruned"]
+          .map((text) => `${arrow} ${text} (off scale)`);
         const edge = above ? chartArea.top + 2 : chartArea.bottom - 15;
-        const spot = placeLabel(ctx, chartArea, edge + 16, text, avoid);
+        const spot = placeLabel(ctx, chartArea, edge + 16, texts, avoid);
         ctx.textAlign = "left";
         ctx.textBaseline = "top";
-        ctx.fillText(text, spot.x, edge);
+        ctx.fillText(spot.text, spot.x, edge);
         canvas.dataset.reference = above ? "off-scale-above" : "off-scale-below";
         canvas.dataset.referenceLabel = JSON.stringify({ ...spot, y: edge });
       }
@@ -329,9 +348,10 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
         y: {
           title: {
             display: true,
+            // Short enough to fit a phone's plot height; the legend tells the markers apart.
             text: finals
-              ? "score: validation accuracy (finals); search-split accuracy (hollow: screen, rungs)"
-              : "score: search-split accuracy (screening and rungs; finals not yet run)",
+              ? "validation accuracy (finals) · search-split (hollow)"
+              : "search-split accuracy (no finals yet)",
           },
           ...scoreRange(ys, refScore),
           ticks: { callback: fmtPercentTick },
@@ -342,6 +362,7 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
         guideLines: {
           budget, budgetLabel: `budget ${spec.fmt(budget)}`,
           reference: refScore, referenceLabel: `unpruned ${fmtPercent(refScore)}${refX !== null ? ` at ${spec.fmt(refX)}` : ""}`,
+          referenceShort: `unpruned ${fmtPercent(refScore)}`,
         },
         legend: {
           position: "bottom",
