@@ -39,6 +39,7 @@ PHONE: ViewportSize = {"width": 375, "height": 780}
 DESKTOP: ViewportSize = {"width": 1360, "height": 900}
 REFERENCE = {"params": 20_000, "macs": 40_000, "val_accuracy": 0.985, "test_accuracy": 0.98}
 Scheme = Literal["light", "dark"]
+FAIL_MESSAGE = "the model's weights do not fit its architecture (layer fc.weight)"
 CANCEL_MESSAGE = "cancelled by its owner (DELETE /v1/jobs)"
 N_SEARCH = 36  # candidates of the main job beyond its baselines: two leaderboard pages
 
@@ -49,7 +50,9 @@ class Jobs:
     baseline_best: str  # the uniform baseline is the best model
     latency: str  # a latency budget
     low_reference: str  # the unpruned model scores below every candidate
+    far_reference: str  # ... far below: off the plot's scale
     cancelled: str  # cancelled while running, no candidate
+    failed: str  # failed while running, with an error
 
 
 def _baselines(job_id: str) -> list[dict[str, Any]]:
@@ -183,8 +186,8 @@ def _latency(session: Any) -> str:
     return job.id
 
 
-def _low_reference(session: Any) -> str:
-    reference = {**REFERENCE, "val_accuracy": 0.90}
+def _low_reference(session: Any, val_accuracy: float = 0.90) -> str:
+    reference = {**REFERENCE, "val_accuracy": val_accuracy}
     job = make_job(
         session,
         OWNER,
@@ -211,6 +214,14 @@ def _cancelled(session: Any) -> str:
     return job.id
 
 
+def _failed(session: Any) -> str:
+    job = make_job(session, OWNER, status=JobStatus.RUNNING, name="broken")
+    job.error = FAIL_MESSAGE
+    transition(session, job, JobStatus.FAILED, FAIL_MESSAGE)
+    session.commit()
+    return job.id
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     _require_browser()
@@ -228,7 +239,9 @@ def jobs(live: LiveApi) -> Jobs:
                 baseline_best=_baseline_best(session),
                 latency=_latency(session),
                 low_reference=_low_reference(session),
+                far_reference=_low_reference(session, val_accuracy=0.5),
                 cancelled=_cancelled(session),
+                failed=_failed(session),
             )
     finally:
         database.dispose()
@@ -403,6 +416,12 @@ def test_the_unpruned_line_is_in_range_and_its_label_spares_the_selected_point(
         )
         assert apart, (viewport, label, ring)
 
+    # Far below every candidate: the range stays on them, an arrow at the bottom says so.
+    page = pages.open(f"/ui/jobs/{jobs.far_reference}")
+    page.wait_for_function("() => document.getElementById('pareto-chart').dataset.reference")
+    assert page.get_attribute("#pareto-chart", "data-reference") == "off-scale-below"
+    assert _chart(page, "pareto-chart", "chart.scales.y.min") > 0.5
+
 
 # -- 7. latency --
 
@@ -449,6 +468,12 @@ def test_a_cancelled_job_says_why_and_when_and_draws_no_empty_plot(
     assert page.eval_on_selector("#pareto-chart", "c => Chart.getChart(c) === undefined")
     assert not [url for url in requests if url.endswith("/best")], requests
     assert not console, console
+
+    failed = pages.open(f"/ui/jobs/{jobs.failed}")
+    failed.wait_for_selector("[data-testid=job-ended]:visible")
+    assert failed.inner_text("[data-testid=job-ended]").startswith("Failed ")
+    assert failed.inner_text("[data-testid=job-error]") == FAIL_MESSAGE
+    failed.wait_for_selector("#pareto-message:has-text('the job failed before')")
 
 
 # -- 10. the page's state in the address --

@@ -263,7 +263,9 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
   const points = (data && data.points) || [];
   const usable = points.filter((p) => p[spec.key] !== null && p[spec.key] !== undefined
     && p.score !== null && p.score !== undefined);
-  const xy = (p) => ({ x: p[spec.key], y: p.score, n: p.number, kind: p.kind, feasible: p.feasible, fidelity: p.fidelity });
+  const xy = (p) => ({
+    x: p[spec.key], y: p.score, n: p.number, kind: p.kind, feasible: p.feasible, fidelity: p.fidelity, iqr: p.latency_iqr_ms,
+  });
   const groups = {
     search: [], earlier: [], pareto: [], infeasible: [], infeasibleEarlier: [],
     uniform: [], global: [], sensitivity: [], uniformEarlier: [], globalEarlier: [], sensitivityEarlier: [],
@@ -292,7 +294,10 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
   if (!usable.length) {
     let text;
     if (points.length) text = `No candidate has a ${axis === "macs" ? "MAC count" : "latency"} and a score yet.`;
-    else if (ended) text = `No candidate was scored: the job ${ended === "succeeded" ? "ended" : `was ${ended}`} before any trial finished.`;
+    else if (ended) {
+      const how = { cancelled: "was cancelled", failed: "failed" }[ended] || "ended";
+      text = `No candidate was scored: the job ${how} before any trial finished.`;
+    }
     else text = "No candidates yet: the plot fills in as trials finish.";
     message("pareto-message", text);
     removeChart("pareto-chart");
@@ -331,7 +336,13 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
   const ys = usable.map((p) => p.score);
   const [xMin, xMax] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
   const pad = (xMax - xMin) * 0.08 || xMax * 0.05 || 1;
-  const latencyHint = axis === "latency_ms" ? "latency: median of timed runs (spread not reported)" : null;
+  // Latency is a median of timed runs; its spread shows where the REST gives one.
+  const latencyHint = (raw) => {
+    if (axis !== "latency_ms") return "";
+    return raw && raw.iqr !== null && raw.iqr !== undefined
+      ? `latency: median of timed runs, IQR ${fmtMs(raw.iqr)}`
+      : "latency: median of timed runs (spread not reported)";
+  };
   const chart = replaceChart("pareto-chart", {
     type: "scatter",
     data: { datasets },
@@ -381,7 +392,7 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
               const who = `#${raw.n} ${raw.kind}${raw.fidelity ? ` (${stageName(raw.fidelity)})` : ""}`;
               return `${who}: ${fmtPercent(raw.y)} at ${spec.fmt(raw.x)}${raw.feasible === false ? " (over budget)" : ""}`;
             },
-            footer: () => latencyHint || "",
+            footer: (items) => latencyHint(items.length ? items[0].raw : null),
           },
         },
       },
@@ -447,7 +458,7 @@ export function drawLayers(candidate) {
         y: {
           beginAtZero: true,
           title: { display: true, text: counts ? "channels" : "fraction kept" },
-          ticks: counts ? { precision: 0 } : { callback: (value) => fmtPercent(value, 0) },
+          ticks: counts ? { precision: 0 } : { callback: fmtPercentTick },
           grid: { color: COLORS.grid },
         },
       },

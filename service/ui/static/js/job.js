@@ -151,7 +151,8 @@ function endedText(job) {
   const at = (event && event.at) || job.timings.finished_at;
   const verb = job.status === "cancelled" ? "Cancelled" : "Failed";
   let why = event && event.message;
-  if (!why && job.status === "failed") why = job.error;
+  // A failed job's error is shown in full just below: not twice.
+  if (job.status === "failed" && job.error && (!why || why === job.error)) why = "the error below says why";
   if (!why && job.status === "cancelled") why = job.cancel_requested ? "cancel requested by the owner" : null;
   const done = job.progress.trials_done;
   const after = job.timings.started_at

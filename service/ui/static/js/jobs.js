@@ -68,6 +68,12 @@ async function load() {
     return;
   }
   if (!state.running) return;
+  if (page.total > 0 && page.offset >= page.total) {
+    // A page past the end (an old link, fewer jobs now): the last page instead.
+    state.offset = Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE;
+    load();
+    return;
+  }
   state.loaded = true;
   $("#jobs-body").replaceChildren(...page.items.map(jobRow));
   $("#jobs-empty").hidden = page.items.length > 0 || !state.status;
