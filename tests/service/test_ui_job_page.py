@@ -591,6 +591,18 @@ _KEY_TEXT = [
 ]
 
 
+_LIST_TEXT = [
+    "#jobs-title",
+    "#jobs-total",
+    "#jobs-table th",
+    "[data-testid=job-link]",
+    "[data-testid=job-row] .badge",
+    "[data-testid=job-row] .count",
+    "#jobs-refresh",
+    "#status-filter",
+]
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: Scheme) -> None:
     page = pages.open(f"/ui/jobs/{jobs.honest}?rows=50", scheme=scheme)
@@ -605,6 +617,21 @@ def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: Scheme)
     )
     assert dark == (scheme == "dark")
     page.screenshot(path=str(_artifacts() / f"ui-job-page-{scheme}.png"), full_page=True)
+
+    listing = pages.open("/ui", scheme=scheme)
+    listing.wait_for_selector("[data-testid=job-row]")
+    ratios = listing.evaluate(_CONTRAST_JS, _LIST_TEXT)
+    low = [(selector, ratio) for selector, ratio in ratios if ratio is None or ratio < 4.5]
+    assert not low, low
+
+    # Switching the scheme with the page open redraws the plot in the other colours.
+    before = _chart(page, "pareto-chart", "chart.options.scales.x.grid.color")
+    page.emulate_media(color_scheme="light" if scheme == "dark" else "dark")
+    page.wait_for_function(
+        "c => Chart.getChart('pareto-chart') && "
+        "Chart.getChart('pareto-chart').options.scales.x.grid.color !== c",
+        arg=before,
+    )
 
 
 def test_infeasible_rows_best_first_toggle_and_the_test_accuracy_tooltip(

@@ -41,11 +41,8 @@ Chart.defaults.animation = false;
 Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
 Chart.defaults.font.size = 12;
 applyScheme();
-// The system's scheme can change while the page is open: redraw every chart in its colours.
-window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
-  applyScheme();
-  for (const chart of Object.values(Chart.instances)) chart.update("none");
-});
+// The system's scheme can change while the page is open: the page redraws its charts.
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyScheme);
 Chart.defaults.maintainAspectRatio = false;
 Chart.defaults.plugins.legend.labels.usePointStyle = true;
 Chart.defaults.plugins.legend.labels.boxHeight = 8;

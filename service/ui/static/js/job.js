@@ -565,6 +565,13 @@ async function poll() {
 
 loadQuery();
 wireLeaderboard();
+// The system switched between light and dark: redraw the charts in the new colours (charts.js
+// has read them by then: its listener was added first).
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  if (!state.running) return;
+  state.signature = null;
+  poll();
+});
 setupSession({
   start: () => {
     state.running = true;
