@@ -390,3 +390,46 @@ def test_the_jobs_optuna_dashboard_renders_its_study_for_a_signed_in_page(
         url.startswith(f"{live.url}{mount}") or url.endswith("/favicon.ico") for url in own
     ), own
     assert not failed, failed
+
+
+def test_the_history_plots_screening_scores_in_percent_and_says_so(
+    page: Page, live: LiveApi, finished_job: str
+) -> None:
+    _sign_in(page, live)
+    page.goto(f"{live.url}/ui/jobs/{finished_job}")
+    page.wait_for_function("() => Chart.getChart('history-chart') !== undefined")
+    chart = "c => { const chart = Chart.getChart(c); return %s; }"
+    title = page.eval_on_selector("#history-chart", chart % "chart.options.scales.y.title.text")
+    assert "screening score" in title
+    ticks = page.eval_on_selector(
+        "#history-chart", chart % "chart.scales.y.ticks.map(t => t.label)"
+    )
+    assert ticks and all(label.endswith("%") for label in ticks), ticks
+    assert len(set(ticks)) == len(ticks), ticks
+    # The step line is the best screening score, not the page's best model: it says so.
+    best = live.get(f"/v1/jobs/{finished_job}/best")["candidate"]["number"]
+    line = page.eval_on_selector("#history-chart", chart % "chart.data.datasets[0].label")
+    assert line.startswith("best screening score so far") and f"#{best}" in line, line
+
+
+def test_the_dashboard_is_read_only_leads_back_and_greets_a_signed_out_browser(
+    page: Page, live: LiveApi, finished_job: str
+) -> None:
+    mount = f"{live.url}/ui/jobs/{finished_job}/dashboard/"
+    page.goto(mount)  # not signed in: a page that leads to the sign-in, not JSON
+    page.get_by_text("Sign in to see this job's dashboard").wait_for()
+    page.click("[data-testid=sign-in-link]")
+    page.wait_for_url(f"**/ui/jobs/{finished_job}")
+    page.wait_for_selector("[data-testid=signin-form]")
+
+    _sign_in(page, live)
+    page.goto(mount)
+    study_name = live.get(f"/v1/jobs/{finished_job}")["study_name"]
+    page.get_by_text(study_name).first.wait_for()
+    for label in ("rename study", "delete study"):
+        assert page.locator(f"[aria-label='{label}']").count() == 0
+    assert page.get_by_role("button", name="Create", exact=True).count() == 0
+    assert page.get_by_role("button", name="Reload").count() == 1  # the list did render
+    page.click("[data-testid=back-to-job]")
+    page.wait_for_url(f"**/ui/jobs/{finished_job}")
+    page.wait_for_selector("[data-testid=leaderboard-row]")

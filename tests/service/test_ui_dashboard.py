@@ -194,6 +194,31 @@ def test_bundle_is_served_with_its_paths_under_the_mount(board: Board) -> None:
     assert again.status_code == 304
 
 
+def test_bundle_renders_no_create_rename_or_delete_study_button(board: Board) -> None:
+    script = board.get("/static/bundle.js", board.bearer).text
+    for label in ("rename study", "delete study"):
+        assert f'!1&&(0,r.jsx)(xu,{{"aria-label":"{label}"' in script
+    assert '!1&&(0,r.jsx)(PT,{variant:"outlined",startIcon:(0,r.jsx)(N$,{}),' in script
+
+
+def test_the_page_links_back_to_the_job_page(board: Board) -> None:
+    page = board.get("/", board.bearer).text
+    assert f'<a href="/ui/jobs/{board.job_id}" data-testid="back-to-job"' in page
+
+
+def test_a_signed_out_browser_gets_a_page_leading_to_the_sign_in(board: Board) -> None:
+    for path in ("/", f"/studies/{board.study_id}"):
+        response = board.get(path, {"Accept": "text/html,application/xhtml+xml"})
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("text/html")
+        assert f'href="/ui/jobs/{board.job_id}"' in response.text
+        assert "missing API key" in response.text
+    # The dashboard's own data calls keep the API's JSON answer.
+    data = board.get("/api/studies", {"Accept": "text/html,application/json"})
+    assert data.status_code == 401
+    assert "missing API key" in data.json()["detail"]
+
+
 def test_bundle_uncompressed_when_not_asked(board: Board) -> None:
     response = board.get("/static/bundle.js", {**board.bearer, "Accept-Encoding": "identity"})
     assert response.status_code == 200

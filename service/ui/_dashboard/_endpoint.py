@@ -11,9 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.deps import SessionDep, SettingsDep, StoragesDep, get_owner
 from service.api.errors import describe
-from service.exceptions import ReadOnlyError, StudyNotCreated
+from service.exceptions import AuthError, ReadOnlyError, StudyNotCreated
 from service.models import Job, get_owned
-from service.ui._dashboard._bundle import page, script
+from service.ui._dashboard._bundle import page, script, signed_out_page
 from service.ui._dashboard._cache import Dashboards, get_dashboards
 from service.ui._dashboard._forward import Forward
 from service.ui._dashboard._routes import route
@@ -45,6 +45,13 @@ def _not_created(job: Job) -> StudyNotCreated:
 
 
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_DATA_PREFIXES = ("api/", "static/", "csv/")
+
+
+def _browsing(request: Request, path: str) -> bool:
+    """A browser opening one of the dashboard's pages (not its scripts or data calls)."""
+    accepts_html = "text/html" in request.headers.get("accept", "")
+    return accepts_html and not path.lstrip("/").startswith(_DATA_PREFIXES)
 
 
 @router.api_route("/jobs/{job_id}/dashboard", methods=_ALL_METHODS, name="dashboard_root")
@@ -62,17 +69,23 @@ def dashboard(
     """optuna-dashboard for the job's study (see :mod:`service.ui._dashboard`)."""
     if request.method not in _READS:
         return _refuse(request.method)
-    owner = get_owner(request, settings, session, credentials)
+    base = request.url_for("dashboard", job_id=job_id, path="").path.rstrip("/")
+    job_page = base.removesuffix("/dashboard")
+    try:
+        owner = get_owner(request, settings, session, credentials)
+    except AuthError as exc:
+        if _browsing(request, path):
+            return signed_out_page(job_page, str(exc))
+        raise
     job = get_owned(session, Job, job_id, owner)
     url = job.storage_url or ""  # "": the service's own database
     try:
         found = dashboards.get(storages.storage(job.storage_url), (url, job.study_name))
     except StudyNotCreated:
         raise _not_created(job) from None
-    base = request.url_for("dashboard", job_id=job_id, path="").path.rstrip("/")
     target = route(path, found.study_id)
     if target == "page":
-        return page(base)
+        return page(base, job_page)
     if target == "script":
         return script(request)
     # Study ids repeat across storages: the storage's own URL tells them apart.

@@ -79,10 +79,46 @@ export function fmtPercent(value, digits = 1) {
   return `${(value * 100).toFixed(digits)} %`;
 }
 
-export function fmtSignedPoints(value) {
+export function fmtSignedPoints(value, digits = 1) {
   if (value === null || value === undefined) return DASH;
   const points = value * 100;
-  return `${points >= 0 ? "+" : "−"}${Math.abs(points).toFixed(1)} pt`;
+  return `${points >= 0 ? "+" : "−"}${Math.abs(points).toFixed(digits)} pt`;
+}
+
+/**
+ * A percent tick label with just enough decimals that neighbouring ticks never read alike
+ * (ticks 0.5 % apart get one decimal, 0.05 % apart two): pass Chart.js's (value, index, ticks).
+ */
+export function fmtPercentTick(value, _index, ticks) {
+  let step = Infinity;
+  for (let i = 1; i < (ticks || []).length; i += 1) {
+    const gap = Math.abs(ticks[i].value - ticks[i - 1].value) * 100;
+    if (gap > 0) step = Math.min(step, gap);
+  }
+  const digits = Number.isFinite(step) ? Math.min(4, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
+  return `${(value * 100).toFixed(digits)} %`;
+}
+
+// -- page state in the query string (history.replaceState: reload and links restore it) --
+
+/** The query string's values as an object of strings. */
+export function readQuery() {
+  return Object.fromEntries(new URLSearchParams(window.location.search));
+}
+
+/** Writes `values` into the address (empty, null, false and defaults left out). */
+export function writeQuery(values, defaults = {}) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(values)) {
+    if (value === null || value === undefined || value === "" || value === false) continue;
+    if (defaults[key] !== undefined && String(defaults[key]) === String(value)) continue;
+    params.set(key, value === true ? "1" : String(value));
+  }
+  const query = params.toString();
+  const url = `${window.location.pathname}${query ? `?${query}` : ""}${window.location.hash}`;
+  if (url !== `${window.location.pathname}${window.location.search}${window.location.hash}`) {
+    window.history.replaceState(null, "", url);
+  }
 }
 
 export function fmtMs(value) {
@@ -117,6 +153,12 @@ export function fmtAgo(iso) {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
   return fmtTime(iso);
+}
+
+/** A CSS custom property of the page (light or dark scheme), for the charts' colours. */
+export function cssVar(name, fallback = "") {
+  const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return value || fallback;
 }
 
 export function statusBadge(status) {

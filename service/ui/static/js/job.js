@@ -1,10 +1,13 @@
 // One job (/ui/jobs/{id}): live header, Pareto plot, a candidate's layers, the leaderboard
 // (paged and sorted by the server), the best model's downloads and the search's own plots.
+// The page's state (sort, filters, page, axis, selected candidate) lives in the query string.
 import {
   $, api, el, fill, FINAL_STATUSES, fmtCount, fmtDuration, fmtMs, fmtPercent, fmtSignedPoints, fmtTime,
-  progressBar, setupSession, statusBadge,
+  progressBar, readQuery, setupSession, statusBadge, writeQuery,
 } from "./common.js";
-import { drawHistory, drawImportance, drawLayers, drawPareto, markSelected } from "./charts.js";
+import {
+  drawHistory, drawImportance, drawLayers, drawPareto, latencyNote, markSelected,
+} from "./charts.js";
 
 const POLL_MS = 2000;
 const IMPORTANCE_EVERY_MS = 15000; // importance is costly to compute: not on every poll
@@ -13,18 +16,69 @@ const DEFAULT_ORDER = { score: "desc" };
 const jobId = decodeURIComponent(window.location.pathname.replace(/\/+$/, "").split("/").pop());
 const base = `/v1/jobs/${encodeURIComponent(jobId)}`;
 
+const SORTS = ["rank", "number", "score", "params", "macs", "latency_ms"];
+const KINDS = ["search", "uniform", "global", "sensitivity"];
+const LIMITS = [25, 50];
+const AXIS_KEYS = ["macs", "latency_ms"];
+
 const state = {
   running: false,
   timer: null,
   job: null,
   signature: null,
   points: null,
-  axis: null, // chosen by the user, else from the job's objective
+  axis: null, // chosen by the user, else from the job's objective and budget
   selected: null,
   selectedByUser: false,
   importanceAt: 0,
+  bestCandidate: null, // the job's chosen best model once final (the history marks it)
   lb: { sort: "rank", order: null, offset: 0, limit: 25, feasible: false, pareto: false, kind: "", fidelity: "" },
 };
+
+/** Restores the page's state from the query string (unknown values are ignored). */
+function loadQuery() {
+  const q = readQuery();
+  const lb = state.lb;
+  if (SORTS.includes(q.sort)) lb.sort = q.sort;
+  if (q.order === "asc" || q.order === "desc") lb.order = q.order;
+  lb.feasible = q.feasible === "1";
+  lb.pareto = q.pareto === "1";
+  if (KINDS.includes(q.kind)) lb.kind = q.kind;
+  if (/^(screen|final|rung-\d+)$/.test(q.stage || "")) lb.fidelity = q.stage;
+  if (LIMITS.includes(Number(q.rows))) lb.limit = Number(q.rows);
+  const pageNumber = Number.parseInt(q.page, 10);
+  if (pageNumber > 1) lb.offset = (pageNumber - 1) * lb.limit;
+  if (AXIS_KEYS.includes(q.axis)) state.axis = q.axis;
+  const number = Number.parseInt(q.candidate, 10);
+  if (Number.isInteger(number) && number >= 0) {
+    state.selected = number;
+    state.selectedByUser = true;
+  }
+  $("#filter-feasible").checked = lb.feasible;
+  $("#filter-pareto").checked = lb.pareto;
+  $("#filter-kind").value = lb.kind;
+  const stage = $("#filter-fidelity");
+  if (lb.fidelity && ![...stage.options].some((o) => o.value === lb.fidelity)) stage.append(el("option", {}, lb.fidelity));
+  stage.value = lb.fidelity;
+  $("#page-size").value = String(lb.limit);
+}
+
+/** Writes the page's state into the address (replaceState: no history entry per click). */
+function saveQuery() {
+  const lb = state.lb;
+  writeQuery({
+    sort: lb.sort, order: lb.order, feasible: lb.feasible, pareto: lb.pareto, kind: lb.kind,
+    stage: lb.fidelity, rows: lb.limit, page: Math.floor(lb.offset / lb.limit) + 1,
+    axis: state.axis, candidate: state.selectedByUser ? state.selected : null,
+  }, { sort: "rank", rows: 25, page: 1 });
+}
+
+/** A link to this page with `number` selected (and the rest of the current state). */
+function candidateHref(number) {
+  const params = new URLSearchParams(window.location.search);
+  params.set("candidate", String(number));
+  return `${window.location.pathname}?${params}`;
+}
 
 // -- header --
 
@@ -83,20 +137,86 @@ function renderHeader(job) {
   const error = $("#job-error");
   error.hidden = !job.error;
   error.textContent = job.error || "";
+  const ended = endedText(job);
+  $("#job-ended").hidden = !ended;
+  $("#job-ended").textContent = ended || "";
   $("#job-live").textContent = FINAL_STATUSES.has(job.status)
     ? "" : `Live: updated every ${POLL_MS / 1000} s until the job is over.`;
+}
+
+/** Why and when a cancelled or failed job stopped, from its events (else its fields). */
+function endedText(job) {
+  if (job.status !== "cancelled" && job.status !== "failed") return null;
+  const event = (job.events || []).filter((e) => e.to_status === job.status).pop();
+  const at = (event && event.at) || job.timings.finished_at;
+  const verb = job.status === "cancelled" ? "Cancelled" : "Failed";
+  let why = event && event.message;
+  // A failed job's error is shown in full just below: not twice.
+  if (job.status === "failed" && job.error && (!why || why === job.error)) why = "the error below says why";
+  if (!why && job.status === "cancelled") why = job.cancel_requested ? "cancel requested by the owner" : null;
+  const done = job.progress.trials_done;
+  const after = job.timings.started_at
+    ? ` after ${fmtDuration(job.timings.run_s)} and ${done} of ${job.progress.trials_planned} trials`
+    : " before it started";
+  return `${verb} ${fmtTime(at)}${after}: ${why || "no reason was recorded"}.`;
+}
+
+/** Whether the job has a best candidate to ask /best for (no request that would 404). */
+function hasBest(job) {
+  const result = job.result || {};
+  return Boolean(result.best) || (job.progress.best_score !== null && job.progress.best_score !== undefined);
 }
 
 // -- best model and downloads --
 
 const FORMAT_LABELS = { bundle: "bundle (.zip)", onnx: "ONNX", safetensors: "safetensors" };
 
-async function refreshBest() {
+// The best model's gain over one baseline, on validation (the split that chose it) and on
+// test data (which chose nothing), or "none" when the best is that baseline itself.
+function gainStat(best, kind) {
+  const c = best.candidate;
+  const baseline = (best.baselines || {})[kind];
+  const val = best[`gain_over_${kind}`];
+  let text;
+  if (baseline && baseline.number === c.number) {
+    text = el("span", {}, "none", el("span", { class: "small" }, ` · the best is the ${kind} baseline`));
+  } else {
+    let test = best[`test_gain_over_${kind}`];
+    if ((test === null || test === undefined) && baseline && c.test_accuracy !== null && baseline.test_accuracy !== null
+      && c.test_accuracy !== undefined && baseline.test_accuracy !== undefined) {
+      test = c.test_accuracy - baseline.test_accuracy;
+    }
+    if ((val === null || val === undefined) && (test === null || test === undefined)) {
+      if (!baseline) return null;
+      text = "–";
+    } else {
+      text = el("span", {}, `${fmtSignedPoints(val)} val`, el("span", { class: "small" }, ` · ${fmtSignedPoints(test)} test`));
+    }
+  }
+  const title = baseline ? `against #${baseline.number} (${kind} baseline, val ${fmtPercent(baseline.accuracy)}, test ${fmtPercent(baseline.test_accuracy)})` : "";
+  const node = stat(`vs. ${kind}`, text, `gain-${kind}`);
+  if (title) node.title = title;
+  return node;
+}
+
+// The paired margin over the best baseline (same images) with its 95% interval.
+function marginStat(c) {
+  if (c.margin === null || c.margin === undefined) return null;
+  const half = c.margin_se === null || c.margin_se === undefined ? null : 1.96 * c.margin_se;
+  const interval = half === null ? "" : ` · 95% CI ${fmtSignedPoints(c.margin - half, 2)} to ${fmtSignedPoints(c.margin + half, 2)}`;
+  const node = stat("Paired margin (val)", el("span", {}, fmtMargin(c.margin, c.margin_se), el("span", { class: "small" }, interval)), "best-margin");
+  node.title = "validation accuracy minus the best baseline's, paired on the same images; the interval is ±1.96 standard errors";
+  return node;
+}
+
+async function refreshBest(job) {
   let best = null;
-  try {
-    best = await api(`${base}/best`);
-  } catch (failure) {
-    if (failure.status !== 404) throw failure;
+  if (hasBest(job)) {
+    try {
+      best = await api(`${base}/best`);
+    } catch (failure) {
+      if (failure.status !== 404) throw failure;
+    }
   }
   const downloads = $("#downloads");
   const formats = best && best.final ? best.formats : [];
@@ -122,13 +242,13 @@ async function refreshBest() {
   const ref = best.reference || {};
   $("#best-kind").textContent = `trial #${c.number} · ${c.kind}${best.final ? "" : " · best so far (screening score)"}`;
   fill($("#best-stats"),
-    stat(c.accuracy !== null ? "Validation accuracy" : `Score (${c.fidelity}, search split)`, fmtPercent(c.accuracy ?? c.score), "best-accuracy"),
-    stat("Test accuracy", fmtPercent(c.test_accuracy), "best-test"),
+    stat(c.accuracy !== null ? "Accuracy (val)" : `Score (${c.fidelity}, search split)`, fmtPercent(c.accuracy ?? c.score), "best-accuracy"),
+    stat("Accuracy (test)", fmtPercent(c.test_accuracy), "best-test"),
     stat("Params", el("span", {}, fmtCount(c.params), el("span", { class: "small" }, best.params_ratio !== null ? ` · ${fmtPercent(best.params_ratio, 0)}` : "")), "best-params"),
     stat("MACs", el("span", {}, fmtCount(c.macs), el("span", { class: "small" }, best.macs_ratio !== null ? ` · ${fmtPercent(best.macs_ratio, 0)}` : "")), "best-macs"),
     c.latency_ms !== null ? stat("Latency", fmtMs(c.latency_ms), "best-latency") : null,
-    stat("vs. uniform", fmtSignedPoints(best.gain_over_uniform), "gain-uniform"),
-    stat("vs. global", fmtSignedPoints(best.gain_over_global), "gain-global"),
+    best.final ? marginStat(c) : null,
+    ...(best.final ? ["uniform", "global", "sensitivity"].map((kind) => gainStat(best, kind)) : []),
     ref.val_accuracy !== undefined && ref.val_accuracy !== null
       ? stat("Unpruned val · test", `${fmtPercent(ref.val_accuracy)} · ${fmtPercent(ref.test_accuracy)}`, "reference") : null,
   );
@@ -138,9 +258,12 @@ async function refreshBest() {
 // -- Pareto plot and the selected candidate --
 
 function currentAxis() {
-  if (state.axis) return state.axis;
+  if (state.axis && (state.axis !== "latency_ms" || !state.points || hasLatency())) return state.axis;
   const objective = state.points && state.points.objective;
-  return objective === "latency" && hasLatency() ? "latency_ms" : "macs";
+  const latencyBudget = state.points && state.points.budget && state.points.budget.max_latency_ms !== null
+    && state.points.budget.max_latency_ms !== undefined;
+  // A latency objective or budget opens on the latency axis, where its budget line is.
+  return (objective === "latency" || latencyBudget) && hasLatency() ? "latency_ms" : "macs";
 }
 
 function hasLatency() {
@@ -153,7 +276,14 @@ function renderPareto() {
   $("#axis-latency").disabled = !latency;
   $("#axis-latency").closest("label").title = latency ? "" : "no candidate of this job has a measured latency";
   $(`#axis-${axis === "macs" ? "macs" : "latency"}`).checked = true;
-  drawPareto(state.points, { axis, selected: state.selected, onSelect: (n) => select(n, true) });
+  const job = state.job;
+  const ended = job && FINAL_STATUSES.has(job.status) ? job.status : null;
+  drawPareto(state.points, { axis, selected: state.selected, ended, onSelect: (n) => select(n, true) });
+  const spec = (job && job.spec) || {};
+  $("#latency-header").title = `latency: ${latencyNote(spec)}`;
+  $("#pareto-note").textContent = axis === "latency_ms"
+    ? `Latency: ${latencyNote(spec)} Click a point to see its layers.`
+    : "Click a point to see its layers.";
 }
 
 async function refreshPoints() {
@@ -165,6 +295,7 @@ async function select(number, byUser = false) {
   if (number === null || number === undefined) return;
   state.selected = number;
   if (byUser) state.selectedByUser = true;
+  saveQuery();
   for (const row of document.querySelectorAll("#lb-body tr")) {
     row.classList.toggle("selected", Number(row.dataset.number) === number);
     row.setAttribute("aria-selected", String(Number(row.dataset.number) === number));
@@ -180,7 +311,8 @@ async function select(number, byUser = false) {
     return;
   }
   if (state.selected !== number) return; // a later click won
-  $("#candidate-title").textContent = `Candidate #${number} · ${candidate.kind}`;
+  fill($("#candidate-title"), `Candidate #${number} · ${candidate.kind} `,
+    el("a", { href: candidateHref(number), class: "small", "data-testid": "candidate-permalink", title: "a link to this page with this candidate selected (copy it to share)" }, "link"));
   const score = `${fmtPercent(candidate.score)} (${candidate.fidelity})`;
   const ref = (state.points && state.points.reference) || {};
   const share = (value, total) => (value !== null && total ? ` (${fmtPercent(value / total, 0)})` : "");
@@ -189,7 +321,7 @@ async function select(number, byUser = false) {
     el("span", {}, "params ", el("b", {}, fmtCount(candidate.params)), share(candidate.params, ref.params)),
     el("span", {}, "MACs ", el("b", {}, fmtCount(candidate.macs)), share(candidate.macs, ref.macs)),
     candidate.latency_ms !== null ? el("span", {}, "latency ", el("b", {}, fmtMs(candidate.latency_ms))) : null,
-    el("span", {}, candidate.feasible ? "within budget" : el("b", { class: "error-text" }, "over budget")),
+    el("span", {}, candidate.feasible ? "within budget" : el("b", { class: "error-text" }, "✕ over budget")),
     el("span", {}, `granularity ${candidate.granularity}`),
   );
   drawLayers(candidate);
@@ -200,6 +332,12 @@ async function select(number, byUser = false) {
 
 function yes(flag, mark = "✓") {
   return flag ? el("span", { class: mark === "★" ? "star" : "yes" }, mark) : el("span", { class: "no" }, "–");
+}
+
+function feasibleMark(feasible) {
+  return feasible
+    ? el("span", { class: "yes", "aria-label": "feasible: within budget", "data-testid": "feasible-mark" }, "✓")
+    : el("span", { class: "infeasible-mark", "aria-label": "infeasible: over budget", "data-testid": "feasible-mark" }, "✕ infeasible");
 }
 
 // A finalist's paired margin over the best baseline, in points, with its 95% interval.
@@ -228,18 +366,21 @@ function leaderboardRow(c) {
     onclick: () => select(c.number, true),
     onkeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(c.number, true); } },
   },
-  el("td", { class: "num" }, `#${c.number}`),
-  el("td", {}, el("span", { class: `tag ${c.kind}` }, c.kind)),
-  el("td", { class: "num", "data-testid": "candidate-score", title: STAGE_TITLES[c.fidelity] || STAGE_TITLES.rung },
+  el("td", { class: "num", "data-label": "Trial" }, el("a", {
+    href: candidateHref(c.number), "data-testid": "candidate-link", title: "link to this candidate (copy to share)",
+    onclick: (event) => { if (!event.ctrlKey && !event.metaKey && !event.shiftKey) event.preventDefault(); },
+  }, `#${c.number}`)),
+  el("td", { "data-label": "Kind" }, el("span", { class: `tag ${c.kind}` }, c.kind)),
+  el("td", { class: "num", "data-testid": "candidate-score", "data-label": "Score", title: STAGE_TITLES[c.fidelity] || STAGE_TITLES.rung },
     score, el("span", { class: "muted small" }, c.score !== null ? ` ${c.fidelity}` : "")),
-  el("td", { class: "num", "data-testid": "candidate-margin" }, fmtMargin(c.margin, c.margin_se)),
-  el("td", { class: "num" }, fmtPercent(c.test_accuracy)),
-  el("td", { class: "num" }, fmtCount(c.params)),
-  el("td", { class: "num" }, fmtCount(c.macs)),
-  el("td", { class: "num" }, fmtMs(c.latency_ms)),
-  el("td", {}, yes(c.feasible)),
-  el("td", {}, yes(c.pareto, "★")),
-  el("td", { class: "muted" }, c.state));
+  el("td", { class: "num", "data-testid": "candidate-margin", "data-label": "Margin" }, fmtMargin(c.margin, c.margin_se)),
+  el("td", { class: "num", "data-label": "Test acc." }, fmtPercent(c.test_accuracy)),
+  el("td", { class: "num", "data-label": "Params" }, fmtCount(c.params)),
+  el("td", { class: "num", "data-label": "MACs", "data-testid": "candidate-macs" }, fmtCount(c.macs)),
+  el("td", { class: "num", "data-label": "Latency" }, fmtMs(c.latency_ms)),
+  el("td", { "data-label": "Feasible", "data-testid": "candidate-feasible" }, feasibleMark(c.feasible)),
+  el("td", { "data-label": "Pareto", "data-testid": "candidate-pareto" }, yes(c.pareto, "★")),
+  el("td", { class: "muted", "data-label": "State" }, c.state));
 }
 
 async function refreshLeaderboard() {
@@ -250,6 +391,7 @@ async function refreshLeaderboard() {
   if (lb.pareto) params.set("pareto", "true");
   if (lb.kind) params.set("kind", lb.kind);
   if (lb.fidelity) params.set("fidelity", lb.fidelity);
+  saveQuery();
   const page = await api(`${base}/leaderboard?${params}`);
   if (page.total > 0 && page.offset >= page.total) {
     lb.offset = Math.max(0, Math.floor((page.total - 1) / lb.limit) * lb.limit);
@@ -267,7 +409,9 @@ async function refreshLeaderboard() {
     if (active) th.setAttribute("aria-sort", page.order === "asc" ? "ascending" : "descending");
     else th.removeAttribute("aria-sort");
   }
-  $("#sort-reset").disabled = page.sort === "rank";
+  const ranked = page.sort === "rank";
+  $("#sort-reset").setAttribute("aria-pressed", String(ranked));
+  $("#sort-reset").classList.toggle("active", ranked);
   return page;
 }
 
@@ -304,6 +448,7 @@ function wireLeaderboard() {
   for (const input of document.querySelectorAll("input[name=pareto-axis]")) {
     input.addEventListener("change", (event) => {
       state.axis = event.target.value;
+      saveQuery();
       renderPareto();
     });
   }
@@ -326,8 +471,8 @@ async function refreshHistory() {
     chartError("#history-message", failure);
     return;
   }
-  $("#history-direction").textContent = history.direction ? `${history.direction}` : "";
-  drawHistory(history);
+  $("#history-direction").textContent = history.direction ? `screening score, ${history.direction}d` : "";
+  drawHistory(history, { best: state.bestCandidate });
 }
 
 async function refreshImportance() {
@@ -339,7 +484,8 @@ async function refreshImportance() {
     chartError("#importance-message", failure);
     return;
   }
-  $("#importance-note").textContent = importance.trials_used ? `from ${importance.trials_used} trials` : "";
+  $("#importance-note").textContent = importance.trials_used
+    ? `from ${importance.trials_used} trials${importance.trials_used < 20 ? " · too few to rank reliably" : ""}` : "";
   drawImportance(importance);
 }
 
@@ -358,7 +504,11 @@ function signature(job) {
 }
 
 async function refreshData(job, { importance }) {
-  const tasks = [refreshPoints(), refreshLeaderboard(), refreshHistory(), refreshBest()];
+  const bestTask = refreshBest(job).then((best) => {
+    state.bestCandidate = best && best.final ? best.candidate : null;
+    return best;
+  });
+  const tasks = [refreshPoints(), refreshLeaderboard(), bestTask.then(refreshHistory, refreshHistory), bestTask];
   if (importance) tasks.push(refreshImportance());
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r) => r.status === "rejected");
@@ -369,7 +519,9 @@ async function refreshData(job, { importance }) {
     const first = best ? best.candidate.number : page && page.items.length ? page.items[0].number : null;
     if (first !== null && (first !== state.selected || !document.getElementById("layers-chart").dataset.layers)) await select(first);
   } else if (state.selected !== null) {
-    markSelected(state.points, currentAxis(), state.selected);
+    // Selected by the user or by the address: draw its layers once, then only move the ring.
+    if ($("#layers-chart").dataset.number !== String(state.selected)) await select(state.selected);
+    else markSelected(state.points, currentAxis(), state.selected);
   }
   return job;
 }
@@ -411,7 +563,15 @@ async function poll() {
   if (!final && state.running) state.timer = setTimeout(poll, POLL_MS);
 }
 
+loadQuery();
 wireLeaderboard();
+// The system switched between light and dark: redraw the charts in the new colours (charts.js
+// has read them by then: its listener was added first).
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  if (!state.running) return;
+  state.signature = null;
+  poll();
+});
 setupSession({
   start: () => {
     state.running = true;

@@ -1,13 +1,28 @@
-// The jobs list (/ui): the caller's jobs, newest first, refreshed while any is active.
+// The jobs list (/ui): the caller's jobs, newest first, refreshed every few seconds while
+// one is active and slowly otherwise (a job submitted meanwhile still shows up). The status
+// filter and the page live in the query string.
 import {
   $, api, el, FINAL_STATUSES, fmtAgo, fmtDuration, fmtPercent, fmtTime, progressBar,
-  setupSession, statusBadge,
+  readQuery, setupSession, statusBadge, writeQuery,
 } from "./common.js";
 
 const PAGE_SIZE = 20;
 const REFRESH_MS = 3000;
+const IDLE_REFRESH_MS = 10000;
+const STATUSES = ["queued", "running", "finalizing", "succeeded", "failed", "cancelled"];
 
-const state = { offset: 0, status: "", timer: null, running: false, loaded: false };
+const query = readQuery();
+const state = {
+  offset: Math.max(0, (Number.parseInt(query.page, 10) || 1) - 1) * PAGE_SIZE,
+  status: STATUSES.includes(query.status) ? query.status : "",
+  timer: null,
+  running: false,
+  loaded: false,
+};
+
+function saveQuery() {
+  writeQuery({ status: state.status, page: state.offset / PAGE_SIZE + 1 }, { page: 1 });
+}
 
 function jobRow(job) {
   const { progress, timings } = job;
@@ -19,14 +34,14 @@ function jobRow(job) {
     { "data-testid": "job-row", "data-job-id": job.id, "data-status": job.status },
     el("td", {}, el("a", { href: `/ui/jobs/${encodeURIComponent(job.id)}`, "data-testid": "job-link" }, job.name),
       el("div", { class: "muted small mono" }, job.id.slice(0, 12))),
-    el("td", {}, statusBadge(job.status), job.cancel_requested && !FINAL_STATUSES.has(job.status)
+    el("td", { "data-label": "Status" }, statusBadge(job.status), job.cancel_requested && !FINAL_STATUSES.has(job.status)
       ? el("span", { class: "muted small" }, " cancelling") : null),
-    el("td", {}, el("div", { class: "progress-cell" },
+    el("td", { class: "progress", "data-label": "Progress" }, el("div", { class: "progress-cell" },
       progressBar(done, planned, job.status, `trials of ${job.name}`),
       el("span", { class: "count", title: `${done} of ${planned} trials done${failed}` }, `${done}/${planned}`))),
-    el("td", { class: "num", "data-testid": "job-best" }, fmtPercent(progress.best_score)),
-    el("td", { class: "num" }, fmtDuration(timings.run_s)),
-    el("td", { title: fmtTime(timings.created_at) }, fmtAgo(timings.created_at)),
+    el("td", { class: "num", "data-testid": "job-best", "data-label": "Best so far" }, fmtPercent(progress.best_score)),
+    el("td", { class: "num", "data-label": "Run time" }, fmtDuration(timings.run_s)),
+    el("td", { title: fmtTime(timings.created_at), "data-label": "Created" }, fmtAgo(timings.created_at)),
   );
 }
 
@@ -37,6 +52,7 @@ async function load() {
     state.timer = setTimeout(load, REFRESH_MS); // a tab in the background asks nothing
     return;
   }
+  saveQuery();
   const params = new URLSearchParams({ limit: PAGE_SIZE, offset: state.offset });
   if (state.status) params.set("status", state.status);
   const error = $("#jobs-error");
@@ -52,9 +68,17 @@ async function load() {
     return;
   }
   if (!state.running) return;
+  if (page.total > 0 && page.offset >= page.total) {
+    // A page past the end (an old link, fewer jobs now): the last page instead.
+    state.offset = Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE;
+    load();
+    return;
+  }
   state.loaded = true;
   $("#jobs-body").replaceChildren(...page.items.map(jobRow));
-  $("#jobs-empty").hidden = page.items.length > 0;
+  $("#jobs-empty").hidden = page.items.length > 0 || !state.status;
+  $("#jobs-none").hidden = page.items.length > 0 || Boolean(state.status);
+  $("#jobs-empty").textContent = `No ${state.status} jobs.`;
   $("#jobs-total").textContent = `${page.total} job${page.total === 1 ? "" : "s"}`;
   const first = page.total ? page.offset + 1 : 0;
   $("#jobs-range").textContent = `${first}–${page.offset + page.items.length} of ${page.total}`;
@@ -63,9 +87,11 @@ async function load() {
   const active = page.items.some((job) => !FINAL_STATUSES.has(job.status));
   $("#jobs-refresh").textContent = active
     ? `Live: refreshed every ${REFRESH_MS / 1000} s while a job is active.`
-    : `Updated ${new Date().toLocaleTimeString()}.`;
-  if (active) state.timer = setTimeout(load, REFRESH_MS);
+    : `Updated ${new Date().toLocaleTimeString()}; checked every ${IDLE_REFRESH_MS / 1000} s for new jobs.`;
+  state.timer = setTimeout(load, active ? REFRESH_MS : IDLE_REFRESH_MS);
 }
+
+$("#status-filter").value = state.status;
 
 $("#status-filter").addEventListener("change", (event) => {
   state.status = event.target.value;
