@@ -10,7 +10,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from search.candidates._candidate import KIND
+from search import _records as rec
 
 __all__ = ["HistoryPoint", "objective_direction", "optimization_history"]
 
@@ -56,7 +56,7 @@ def optimization_history(study: optuna.Study) -> list[HistoryPoint]:
         points.append(
             HistoryPoint(
                 number=trial.number,
-                kind=str(trial.user_attrs.get(KIND, "search")),
+                kind=rec.kind(trial) or "search",
                 state=trial.state.name.lower(),
                 value=value,
                 best_so_far=best,
