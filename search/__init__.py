@@ -5,6 +5,7 @@
 >>> result.best, result.leaderboard
 """
 
+from search._json import finite, json_safe
 from search._log_context import LogContextFilter, current_log_context, log_context
 from search.callbacks import EpochEvent, SearchCallback, TrialEvent
 from search.candidates import Candidate
@@ -40,6 +41,8 @@ __all__ = [
     "TrialEvent",
     "current_log_context",
     "default_study_name",
+    "finite",
+    "json_safe",
     "log_context",
     "optimization_history",
     "param_importances",

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from search import Candidate
 from workers._gate import LocalGate, TrialGate
 
 __all__ = ["JobStore", "JobTicket", "WorkerBeat"]
@@ -127,8 +128,9 @@ class JobStore(abc.ABC):
         runner's heartbeat, which the sweeper reads."""
 
     @abc.abstractmethod
-    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or update candidates by ``(job, number)`` (``search.Candidate.to_dict()``)."""
+    def record_candidates(self, job_id: str, candidates: Sequence[Candidate]) -> None:
+        """Insert or update candidates by ``(job, number)``, each stored whole, as the
+        search's one definition of a candidate has it."""
 
     @abc.abstractmethod
     def artifact_path(self, owner: str, artifact_id: str) -> Path:

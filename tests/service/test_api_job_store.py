@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from search import Candidate as SearchCandidate
 from service.artifacts import ArtifactStore
 from service.db import Database, migrate
 from service.jobs import SqlJobStore
@@ -121,14 +123,16 @@ def test_cancel_flag_progress_and_staleness(store: SqlJobStore) -> None:
 def test_candidates_are_upserted_by_number(store: SqlJobStore) -> None:
     job = _job(store, JobStatus.RUNNING)
     first = {"number": 0, "kind": "uniform", "state": "complete", "ratios": {"a": 0.5}}
-    store.record_candidates(job.id, [first, {"number": 1, "kind": "search", "state": "running"}])
+    store.record_candidates(
+        job.id, _candidates(first, {"number": 1, "kind": "search", "state": "running"})
+    )
 
     store.record_candidates(
         job.id,
-        [
+        _candidates(
             {**first, "accuracy": 0.9, "pareto": True, "future_field": 1},
             {"number": 1, "kind": "search", "state": "complete", "proxy_score": math.inf},
-        ],
+        ),
     )
 
     with store.database.session() as session:
@@ -166,7 +170,9 @@ def test_unknown_jobs_raise_key_error(store: SqlJobStore) -> None:
         lambda: store.start("missing"),
         lambda: store.reference_path("missing"),
         lambda: store.record_reference("missing", {}),
-        lambda: store.record_candidates("missing", [{"number": 0, "kind": "search", "state": "x"}]),
+        lambda: store.record_candidates(
+            "missing", _candidates({"number": 0, "kind": "search", "state": "x"})
+        ),
     ):
         with pytest.raises(KeyError):
             call()
@@ -230,3 +236,8 @@ def test_ended_jobs_are_those_that_became_final_lately(store: SqlJobStore) -> No
 
     assert ended.id in recent and running.id not in recent
     assert ended.id not in store.ended_jobs(0.0)
+
+
+def _candidates(*values: dict[str, Any]) -> list[SearchCandidate]:
+    """Candidates as the search hands them over (a key it does not know is dropped)."""
+    return [SearchCandidate.from_dict(v) for v in values]

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from search import Candidate
 from workers import JobStore, JobTicket
 from workers.store import WorkerBeat
 
@@ -186,11 +187,11 @@ class MemoryStore(JobStore):
             }
             job.heartbeat_at = self.clock()
 
-    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+    def record_candidates(self, job_id: str, candidates: Sequence[Candidate]) -> None:
         with self._lock:
             job = self._jobs[job_id]
             for candidate in candidates:
-                job.candidates[int(candidate["number"])] = copy.deepcopy(dict(candidate))
+                job.candidates[candidate.number] = candidate.to_dict()
 
     def artifact_path(self, owner: str, artifact_id: str) -> Path:
         with self._lock:
