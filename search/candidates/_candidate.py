@@ -59,11 +59,14 @@ def fidelity_level(fidelity: str) -> int:
     return 0
 
 
-def score(candidate: Scored) -> float | None:
+def score(candidate: Scored | Mapping[str, Any]) -> float | None:
     """The score of its last stage: final accuracy, else its last rung's, else the
-    screening score (the one rule; the SQL ``SCORE`` is built from ``SCORE_FIELDS``)."""
+    screening score (the one rule; the SQL ``SCORE`` is built from ``SCORE_FIELDS``).
+    ``candidate`` is a candidate, a row, a schema, or a mapping such as ``to_dict()``."""
     for name in SCORE_FIELDS:
-        value: float | None = getattr(candidate, name)
+        value: float | None = (
+            candidate.get(name) if isinstance(candidate, Mapping) else getattr(candidate, name)
+        )
         if value is not None:
             return value
     return None

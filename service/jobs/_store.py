@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from search import Candidate as SearchCandidate
 from search import finite, json_safe
+from search.candidates import score
 from service.artifacts import ArtifactStore
 from service.db import Database, upsert, with_retry
 from service.exceptions import Conflict, InvalidTransition, NotFound
@@ -103,7 +104,8 @@ class SqlJobStore(JobStore):
                 # During the search "best" is the best proxy score; once the finals have
                 # run, the job's best is the chosen candidate's own score.
                 best = result.get("best")
-                final = finite(SearchCandidate.from_dict(best).score) if best else None
+                value = score(best) if isinstance(best, Mapping) else None
+                final = finite(value) if isinstance(value, int | float) else None
                 if final is not None:
                     job.best_score = final
             else:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from search import Candidate as SearchCandidate
+from service.api.schemas import ProgressOut
 from service.artifacts import ArtifactStore
 from service.db import Database, migrate
 from service.jobs import SqlJobStore
@@ -241,3 +242,17 @@ def test_ended_jobs_are_those_that_became_final_lately(store: SqlJobStore) -> No
 def _candidates(*values: dict[str, Any]) -> list[SearchCandidate]:
     """Candidates as the search hands them over (a key it does not know is dropped)."""
     return [SearchCandidate.from_dict(v) for v in values]
+
+
+def test_the_runner_s_eta_is_stored_and_shown_as_it_is(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING)
+    store.record_progress(job.id, trials_done=2, trials_failed=0, best_score=0.5, eta_s=40.0)
+    store.record_progress(job.id, trials_done=3, trials_failed=0, best_score=0.5, eta_s=math.nan)
+    store.record_progress(job.id, trials_done=3, trials_failed=0, best_score=0.5, eta_s=25.0)
+
+    with store.database.session() as session:
+        row = session.get(Job, job.id)
+        assert row is not None and row.eta_s == 25.0
+        assert ProgressOut.of(row).eta_s == 25.0  # no second estimate of the API's own
+        row.trials_done = row.trials_planned  # screening done: no ETA to show
+        assert ProgressOut.of(row).eta_s is None
