@@ -6,10 +6,19 @@
 """
 
 from search._errors import FieldProblem, first_problem
+from search._json import finite, json_safe
 from search._log_context import LogContextFilter, current_log_context, log_context
 from search.budget import Limits
 from search.callbacks import EpochEvent, SearchCallback, TrialEvent
-from search.candidates import Candidate, leaderboard
+from search.candidates import (
+    FIDELITIES,
+    SCORE_FIELDS,
+    Candidate,
+    fidelity_level,
+    leaderboard,
+    rank_key,
+    score,
+)
 from search.exceptions import (
     BudgetError,
     ImportanceUnavailable,
@@ -37,6 +46,8 @@ from search.spec import BudgetSpec, SearchOptions, SearchSpec
 from search.validation import validate
 
 __all__ = [
+    "FIDELITIES",
+    "SCORE_FIELDS",
     "BudgetError",
     "BudgetSpec",
     "Candidate",
@@ -61,14 +72,19 @@ __all__ = [
     "first_problem",
     "default_study_name",
     "fail_dead_trials",
+    "fidelity_level",
     "leaderboard",
+    "finite",
+    "json_safe",
     "log_context",
     "make_storage",
     "objective_direction",
     "optimization_history",
     "param_importances",
     "prepare",
+    "rank_key",
     "run_search",
+    "score",
     "usable_trials",
     "validate",
 ]

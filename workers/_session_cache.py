@@ -27,11 +27,11 @@ from search import (
     SearchSpec,
     SpecError,
     TrialEvent,
-    leaderboard,
     make_storage,
     prepare,
 )
 from workers._gate import TrialGate
+from workers._projector import CandidateProjector
 from workers.options import WorkerOptions
 from workers.store import JobStore, JobTicket
 
@@ -50,12 +50,16 @@ class JobCallback(SearchCallback):
     # Held by a slice while it counts and starts a trial (see workers._gate).
     gate: TrialGate | None = None
     progress: dict[str, float | int | str | None] = field(default_factory=dict)
+    projector: CandidateProjector = field(init=False)
     _cancelled: bool = False
     _polled_at: float = float("-inf")
     _beat_at: float = float("-inf")
 
+    def __post_init__(self) -> None:
+        self.projector = CandidateProjector(self.store, self.job_id)
+
     def on_trial_end(self, event: TrialEvent) -> None:
-        self.store.record_candidates(self.job_id, [event.candidate.to_dict()])
+        self.projector.project([event.candidate])
         self.progress = {
             "trials_done": event.trials_done,
             "trials_failed": event.trials_failed,
@@ -100,6 +104,7 @@ class JobCallback(SearchCallback):
         """Ready for another task of the same job: the flag is read afresh, and so is the
         progress (other processes may have moved the study on since)."""
         self.store = store
+        self.projector.forget(store)
         self.progress = {}
         self.gate = None
         self._cancelled = False
@@ -112,18 +117,13 @@ def _number(value: float | int | str | None) -> float | None:
 
 def progress_of(session: SearchSession) -> dict[str, float | int | str | None]:
     """Progress read from the study, for a process that has not seen a trial end yet."""
-    done, failed = session.counts()
-    scores = [
-        c.proxy_score
-        for c in leaderboard(session.study)
-        if c.feasible and c.state == "complete" and c.proxy_score is not None
-    ]
+    progress = session.progress()
     return {
-        "trials_done": done,
-        "trials_failed": failed,
-        "best_score": max(scores, default=None),
-        "eta_s": None,
-        "stage": session.stage(),
+        "trials_done": progress.trials_done,
+        "trials_failed": progress.trials_failed,
+        "best_score": progress.best_score,
+        "eta_s": progress.eta_s,
+        "stage": progress.stage,
     }
 
 

@@ -237,9 +237,10 @@ def finalize_job(
     try:
         with sessions.lend(store, ticket, options) as run:
             # One final fine-tune per task, like the trial slices: bounded work per message.
+            projector = run.callback.projector
             left = run.session.run_finals(max_finals=1)
             # Its accuracy and the finalists' Pareto front reach the leaderboard at once.
-            store.record_candidates(job_id, [c.to_dict() for c in run.session.leaderboard()])
+            projector.project(run.session.leaderboard())
             if left > 0:
                 dispatcher.enqueue(FINALIZE, job_id, queue=ticket.device_kind)
                 return
@@ -253,7 +254,7 @@ def finalize_job(
         store.fail(job_id, str(exc))
         return
     sessions.forget(job_id)  # the job is over: free its memory
-    store.record_candidates(job_id, [c.to_dict() for c in result.leaderboard])
+    projector.project(result.leaderboard)  # the choice: margins, test accuracy, the front
     if result.best is None:
         store.fail(job_id, _nothing_feasible(result))
         return

@@ -26,9 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workers._gate import LocalGate, TrialGate
+
+if TYPE_CHECKING:  # the port loads without the search stack (service.settings imports it)
+    from search import Candidate
 
 __all__ = [
     "ArtifactResolver",
@@ -186,8 +189,9 @@ class JobLifecycle(abc.ABC):
         the best as it is)."""
 
     @abc.abstractmethod
-    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or update candidates by ``(job, number)`` (``search.Candidate.to_dict()``)."""
+    def record_candidates(self, job_id: str, candidates: Sequence[Candidate]) -> None:
+        """Insert or update candidates by ``(job, number)``, each stored whole, as the
+        search's one definition of a candidate has it."""
 
     @abc.abstractmethod
     def stale_jobs(self, older_than_s: float) -> list[str]:

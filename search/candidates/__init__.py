@@ -1,5 +1,35 @@
-"""Candidates and the leaderboard."""
+"""Candidates and the leaderboard: the one definition of a candidate, its score and rank."""
 
-from search.candidates._candidate import Candidate, from_trial, leaderboard, pareto_front
+from search.candidates._candidate import (
+    FIDELITIES,
+    FINAL,
+    FINAL_LEVEL,
+    MAX_RUNGS,
+    SCORE_FIELDS,
+    SCREEN,
+    Candidate,
+    fidelity_level,
+    from_trial,
+    leaderboard,
+    pareto_front,
+    rank_key,
+    rung_name,
+    score,
+)
 
-__all__ = ["Candidate", "from_trial", "leaderboard", "pareto_front"]
+__all__ = [
+    "FIDELITIES",
+    "FINAL",
+    "FINAL_LEVEL",
+    "MAX_RUNGS",
+    "SCORE_FIELDS",
+    "SCREEN",
+    "Candidate",
+    "fidelity_level",
+    "from_trial",
+    "leaderboard",
+    "pareto_front",
+    "rank_key",
+    "rung_name",
+    "score",
+]

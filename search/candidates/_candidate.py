@@ -3,38 +3,89 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Protocol
 
 import optuna
 from optuna.trial import FrozenTrial
 
-# Trial user attributes the objective writes (one spelling, used by reader and writer).
-KIND, RATIOS, CRITERION = "kind", "ratios", "criterion"
-PARAMS, MACS, LATENCY, FEASIBLE = "params", "macs", "latency_ms", "feasible"
-PROXY, TIMINGS, CONSTRAINTS = "proxy_score", "timings", "constraints"
-SURPLUS = "surplus"  # a trial past the plan, failed before it ran (never a candidate)
-# Study user attributes: per-candidate results of the later stages, keyed by trial number.
-RUNG_PREFIX = "rung:"  # f"rung:{k}:{number}" -> {"score", "seconds"}
-FINAL_PREFIX = "final:"  # f"final:{number}" -> {"accuracy", "test_accuracy", "margin", ...}
-SECOND_PREFIX = "final2:"  # the second fine-tune seed of a close call
-CLAIM_PREFIX = "claim:"  # f"claim:{item}" -> {"at": unix time}: a worker is on that item
+from search import _records as rec
 
 # Fidelity: the last stage a candidate reached.
 SCREEN, FINAL = "screen", "final"
+# The fields a candidate's score is read from, first present wins: final accuracy, else
+# its last rung's score, else the screening score. The SQL ranking is built from these.
+SCORE_FIELDS = ("accuracy", "rung_score", "proxy_score")
+# fidelity_level of the finals: above every rung.
+FINAL_LEVEL = 1000
+# The rungs the SQL ranking spells out (a spec allows at most this many).
+MAX_RUNGS = 8
+
+
+class Scored(Protocol):
+    """Anything with a candidate's score fields: a Candidate, a database row, a schema."""
+
+    @property
+    def accuracy(self) -> float | None: ...
+    @property
+    def rung_score(self) -> float | None: ...
+    @property
+    def proxy_score(self) -> float | None: ...
+
+
+class Ranked(Scored, Protocol):
+    """Anything with the fields a candidate is ranked by."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def feasible(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def fidelity(self) -> str: ...
 
 
 def rung_name(k: int) -> str:
     return f"rung-{k}"
 
 
+# Every fidelity a candidate can carry, lowest first (the SQL ranking spells them out).
+FIDELITIES: tuple[str, ...] = (SCREEN, *(rung_name(k) for k in range(1, MAX_RUNGS + 1)), FINAL)
+
+
 def fidelity_level(fidelity: str) -> int:
     """0 for screening, k for rung k, above every rung for the finals (for ranking)."""
     if fidelity == FINAL:
-        return 1000
+        return FINAL_LEVEL
     if fidelity.startswith("rung-"):
         return int(fidelity.removeprefix("rung-"))
     return 0
+
+
+def score(candidate: Scored | Mapping[str, Any]) -> float | None:
+    """The score of its last stage: final accuracy, else its last rung's, else the
+    screening score (the one rule; the SQL ``SCORE`` is built from ``SCORE_FIELDS``).
+    ``candidate`` is a candidate, a row, a schema, or a mapping such as ``to_dict()``."""
+    for name in SCORE_FIELDS:
+        value: float | None = (
+            candidate.get(name) if isinstance(candidate, Mapping) else getattr(candidate, name)
+        )
+        if value is not None:
+            return value
+    return None
+
+
+def rank_key(c: Ranked) -> tuple[bool, bool, int, float, int]:
+    """Feasible and complete first, then the furthest stage, then by score, then by age."""
+    value = score(c)
+    return (
+        not c.feasible,
+        c.state != "complete",
+        -fidelity_level(c.fidelity),
+        -(value if value is not None else -1.0),
+        c.number,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,67 +122,59 @@ class Candidate:
 
     @property
     def score(self) -> float | None:
-        """The score of its last stage: final accuracy, else its last rung's, else the
-        screening score."""
-        for value in (self.accuracy, self.rung_score, self.proxy_score):
-            if value is not None:
-                return value
-        return None
+        """See :func:`score`."""
+        return score(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def last_rung(number: int, results: Mapping[str, Any]) -> tuple[int, dict[str, Any] | None]:
-    """The highest rung ``number`` has a result for, and that result (0, None: none)."""
-    k, found = 1, None
-    while (result := results.get(f"{RUNG_PREFIX}{k}:{number}")) is not None:
-        k, found = k + 1, result
-    return k - 1, found
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Candidate:
+        """The candidate of a :meth:`to_dict` (unknown keys ignored, missing ones default)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 def from_trial(trial: FrozenTrial, results: Mapping[str, Any]) -> Candidate:
     """The candidate of ``trial``, with its later stages' ``results`` (the study's user
     attributes)."""
-    attrs = trial.user_attrs
-    final = results.get(f"{FINAL_PREFIX}{trial.number}", {})
-    rung, rung_result = last_rung(trial.number, results)
+    final = rec.final_result(results, trial.number) or {}
+    rung, rung_result = rec.last_rung(trial.number, results)
     fidelity = FINAL if final else (rung_name(rung) if rung else SCREEN)
+    params, macs, latency_ms = rec.figures(trial)
     return Candidate(
         number=trial.number,
-        kind=str(attrs.get(KIND, "search")),
+        kind=rec.kind(trial) or "search",
         state=trial.state.name.lower(),
-        ratios=dict(attrs.get(RATIOS, {})),
-        criterion=attrs.get(CRITERION),
-        params=attrs.get(PARAMS),
-        macs=attrs.get(MACS),
-        latency_ms=attrs.get(LATENCY),
-        proxy_score=attrs.get(PROXY),
-        accuracy=final.get("accuracy"),
-        test_accuracy=final.get("test_accuracy"),
-        feasible=bool(attrs.get(FEASIBLE, False)),
-        timings={**attrs.get(TIMINGS, {}), **final.get("timings", {})},
+        ratios=rec.ratios(trial),
+        criterion=rec.criterion(trial),
+        params=params,
+        macs=macs,
+        latency_ms=latency_ms,
+        proxy_score=rec.proxy_score(trial),
+        accuracy=final.get(rec.ACCURACY),
+        test_accuracy=final.get(rec.TEST_ACCURACY),
+        feasible=rec.is_feasible(trial),
+        timings={**rec.timings(trial), **final.get(rec.TIMINGS, {})},
         fidelity=fidelity,
-        rung_score=None if rung_result is None else rung_result["score"],
-        margin=final.get("margin"),
-        margin_se=final.get("margin_se"),
+        rung_score=None if rung_result is None else rung_result[rec.SCORE],
+        margin=final.get(rec.MARGIN),
+        margin_se=final.get(rec.MARGIN_SE),
     )
 
 
-def leaderboard(study: optuna.Study, *, cost: str = MACS) -> list[Candidate]:
+def leaderboard(study: optuna.Study, *, cost: str = rec.MACS) -> list[Candidate]:
     """Every candidate of ``study``, best first, with Pareto flags (score against ``cost``)."""
     results = study.user_attrs
     candidates = [
-        from_trial(t, results)
-        for t in study.get_trials(deepcopy=False)
-        if not t.user_attrs.get(SURPLUS)
+        from_trial(t, results) for t in study.get_trials(deepcopy=False) if not rec.is_surplus(t)
     ]
     front = pareto_front(candidates, cost=cost)
     ranked = [replace(c, pareto=c.number in front) for c in candidates]
     return sorted(ranked, key=rank_key)
 
 
-def pareto_front(candidates: Sequence[Candidate], *, cost: str = MACS) -> set[int]:
+def pareto_front(candidates: Sequence[Candidate], *, cost: str = rec.MACS) -> set[int]:
     """Numbers of feasible candidates no other beats on both score (higher) and ``cost``
     (lower), among those of the highest fidelity reached: scores of different stages are
     measured differently (search split or validation, after different fine-tunes), so the
@@ -155,9 +198,3 @@ def pareto_front(candidates: Sequence[Candidate], *, cost: str = MACS) -> set[in
         for n, s, k in points
         if not any((s2 >= s and k2 <= k) and (s2 > s or k2 < k) for _, s2, k2 in points)
     }
-
-
-def rank_key(c: Candidate) -> tuple[bool, bool, int, float, int]:
-    """Feasible and complete first, then the furthest stage, then by score, then by age."""
-    score = c.score if c.score is not None else -1.0
-    return (not c.feasible, c.state != "complete", -fidelity_level(c.fidelity), -score, c.number)

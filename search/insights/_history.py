@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,7 +9,8 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from search.candidates._candidate import KIND
+from search import _records as rec
+from search._json import finite
 
 __all__ = ["HistoryPoint", "objective_direction", "optimization_history"]
 
@@ -56,7 +56,7 @@ def optimization_history(study: optuna.Study) -> list[HistoryPoint]:
         points.append(
             HistoryPoint(
                 number=trial.number,
-                kind=str(trial.user_attrs.get(KIND, "search")),
+                kind=rec.kind(trial) or "search",
                 state=trial.state.name.lower(),
                 value=value,
                 best_so_far=best,
@@ -69,5 +69,4 @@ def first_value(trial: FrozenTrial) -> float | None:
     """The trial's first objective value if it completed with a finite one, else None."""
     if trial.state != TrialState.COMPLETE or not trial.values:
         return None
-    value = float(trial.values[0])
-    return value if math.isfinite(value) else None
+    return finite(float(trial.values[0]))

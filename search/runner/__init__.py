@@ -2,10 +2,11 @@
 
 from search.runner._result import SearchResult
 from search.runner._run import run_search
-from search.runner._session import SearchSession
+from search.runner._session import Progress, SearchSession
 from search.runner._study import default_study_name, fail_dead_trials, make_storage, open_study
 
 __all__ = [
+    "Progress",
     "SearchResult",
     "SearchSession",
     "default_study_name",

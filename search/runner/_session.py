@@ -10,29 +10,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from pruning import PruningError
+from search import _records as rec
 from search._log_context import log_context
 from search.baselines import GLOBAL, SEARCH, SENSITIVITY, UNIFORM, global_ratios, uniform_ratios
 from search.budget import BudgetMeter, Limits, check_reachable
 from search.callbacks import SearchCallback, TrialEvent
-from search.candidates import Candidate, from_trial, leaderboard
-from search.candidates._candidate import (
-    FEASIBLE,
-    FINAL,
-    FINAL_PREFIX,
-    KIND,
-    PROXY,
-    SCREEN,
-    SECOND_PREFIX,
-    SURPLUS,
-    rung_name,
-)
+from search.candidates import FINAL, SCREEN, Candidate, from_trial, leaderboard, rung_name
 from search.preparation import Prepared
 from search.runner._result import SearchResult
 from search.runner._study import GRACE_S, fail_dead_trials, make_storage, open_study
@@ -58,9 +49,22 @@ TRIAL_ERRORS: tuple[type[Exception], ...] = (
 )
 DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 # Study user attributes written once per study by enqueue_baselines.
-SENSITIVITY_ATTR, ANCHORS_ATTR = "sensitivity", "anchors"
+SENSITIVITY_ATTR, ANCHORS_ATTR = rec.SENSITIVITY, rec.ANCHORS
 
 log = logging.getLogger("search.trials")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Screening trials done and failed, the best feasible screening score so far, the
+    seconds the screening trials left should take (None once none is left, or before any
+    finished), and the stage (``screen``, ``rung-k``, ``final``)."""
+
+    trials_done: int
+    trials_failed: int
+    best_score: float | None
+    eta_s: float | None
+    stage: str
 
 
 class SearchSession:
@@ -107,7 +111,7 @@ class SearchSession:
         return self.prepared.spec.search.n_trials
 
     def _trials(self) -> list[FrozenTrial]:
-        return [t for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
+        return [t for t in self.study.get_trials(deepcopy=False) if not rec.is_surplus(t)]
 
     def counts(self) -> tuple[int, int]:
         """(trials done, trials failed) so far, across every process of the study."""
@@ -161,16 +165,18 @@ class SearchSession:
         if ANCHORS_ATTR not in study.user_attrs:
             study.set_user_attr(ANCHORS_ATTR, self._anchor_roots(self._compute_anchors()))
         anchors = self.anchors()
-        kinds = {t.user_attrs.get(KIND) for t in study.get_trials(deepcopy=False)}
+        kinds = {rec.kind(t) for t in study.get_trials(deepcopy=False)}
         for kind in anchors:
             if kind not in kinds:
                 params = anchor_params(kind, report, options)
-                study.enqueue_trial(params, user_attrs={KIND: kind}, skip_if_exists=False)
+                attrs = rec.enqueued_attrs(kind)
+                study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
         if SEARCH not in kinds:
             # Warm starts fill the plan's room after the baselines, never more.
             room = max(0, self.planned - len(anchors))
             for params in warm_starts(anchors, report, options)[:room]:
-                study.enqueue_trial(params, user_attrs={KIND: SEARCH}, skip_if_exists=False)
+                attrs = rec.enqueued_attrs(SEARCH)
+                study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
 
     def anchors(self) -> Anchors:
         """The baselines' allocations (prune ratio per group id), as stored on the study;
@@ -293,9 +299,9 @@ class SearchSession:
         task), each reported to the callbacks as it ends; returns how many remain.
         :meth:`finalize` runs whatever remains."""
         self.anchors()
-        before = _finals_done(self.study.user_attrs)
+        before = rec.finals_done(self.study.user_attrs)
         self.finalizer.run_pending(self.study, max_finals=max_finals)
-        for number in sorted(_finals_done(self.study.user_attrs) - before):
+        for number in sorted(rec.finals_done(self.study.user_attrs) - before):
             self._report(number)
         return self.finals_pending()
 
@@ -309,7 +315,7 @@ class SearchSession:
         return {"latency": "latency_ms"}.get(second, second)
 
     def _on_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.user_attrs.get(SURPLUS):
+        if rec.is_surplus(trial):
             return
         with log_context(trial_number=trial.number):
             _log_trial_end(trial)
@@ -320,49 +326,52 @@ class SearchSession:
         trial = next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
         self._report_trial(self.study, trial)
 
-    def _report_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+    def progress(self) -> Progress:
+        """The study's progress, across every process: the one place the best score so far
+        and the ETA are computed (the workers store both; the API and the CLI show them)."""
         trials = self._trials()
         done = [t for t in trials if t.state in DONE_STATES]
         scores = [
-            float(t.user_attrs[PROXY])
+            score
             for t in done
             if t.state == TrialState.COMPLETE
-            and t.user_attrs.get(FEASIBLE)
-            and PROXY in t.user_attrs
+            and rec.is_feasible(t)
+            and (score := rec.proxy_score(t)) is not None
         ]
-        event = TrialEvent(
-            candidate=from_trial(trial, study.user_attrs),
+        return Progress(
             trials_done=len(done),
             trials_failed=sum(t.state == TrialState.FAIL for t in trials),
-            trials_planned=self.planned,
             best_score=max(scores, default=None),
-            elapsed_s=time.perf_counter() - self._start,
             eta_s=_eta(done, self.planned, self.prepared.spec.search.parallelism),
             stage=self.stage(),
+        )
+
+    def _report_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        progress = self.progress()
+        event = TrialEvent(
+            candidate=from_trial(trial, study.user_attrs),
+            trials_done=progress.trials_done,
+            trials_failed=progress.trials_failed,
+            trials_planned=self.planned,
+            best_score=progress.best_score,
+            elapsed_s=time.perf_counter() - self._start,
+            eta_s=progress.eta_s,
+            stage=progress.stage,
         )
         for callback in self.callbacks:
             callback.on_trial_end(event)
 
 
-def _finals_done(results: Mapping[str, object]) -> set[int]:
-    """Numbers of the candidates with a final (either seed) in the study's attributes."""
-    return {
-        int(key.rsplit(":", 1)[1])
-        for key in results
-        if key.startswith((FINAL_PREFIX, SECOND_PREFIX))
-    }
-
-
 def _log_trial_end(trial: FrozenTrial) -> None:
     seconds = trial.duration.total_seconds() if trial.duration is not None else float("nan")
-    score = trial.user_attrs.get(PROXY)
+    score = rec.proxy_score(trial)
     log.info(
         "trial %d finished: %s in %.2f s (proxy score %s, feasible %s)",
         trial.number,
         trial.state.name.lower(),
         seconds,
-        "-" if score is None else f"{float(score):.4f}",
-        bool(trial.user_attrs.get(FEASIBLE, False)),
+        "-" if score is None else f"{score:.4f}",
+        rec.is_feasible(trial),
     )
 
 
@@ -372,7 +381,7 @@ def _eta(done: Sequence[FrozenTrial], planned: int, parallelism: int) -> float |
     Durations come from the study, so a fresh process (a resumed run, another worker)
     estimates from every trial, not just its own."""
     durations = [t.duration.total_seconds() for t in done if t.duration is not None]
-    if not durations:
-        return None
     remaining = max(0, planned - len(done))
+    if not durations or remaining == 0:
+        return None  # screening done: rungs and finals are timed by their own items
     return remaining * (sum(durations) / len(durations)) / max(1, parallelism)

@@ -26,31 +26,21 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from pruning import evaluate
+from search import _records as rec
 from search._log_context import log_context
 from search.baselines import SEARCH
 from search.callbacks import SearchCallback
-from search.candidates._candidate import (
-    CRITERION,
-    FINAL_PREFIX,
-    KIND,
-    RATIOS,
-    SECOND_PREFIX,
-)
 from search.stages._data import StageData
 from search.stages._halving import Halving, baselines_of, complete_candidates
 from search.stages._screening import Objective, check_stop
 from search.stages._training import train
 
-BEST = "best"
+BEST = rec.BEST
 # One-sided 95%: a searched candidate must beat the best baseline by this many standard
 # errors of the paired difference to replace it.
 Z = 1.645
 
 log = logging.getLogger("search.trials")
-
-
-def final_key(number: int, *, second: bool = False) -> str:
-    return f"{SECOND_PREFIX if second else FINAL_PREFIX}{number}"
 
 
 class Finalizer:
@@ -82,14 +72,14 @@ class Finalizer:
         finalists = self.finalists(study)
         results = study.user_attrs
         items = [(t, False) for t in finalists]
-        if finalists and all(final_key(t.number) in results for t in finalists):
+        if finalists and all(rec.has_final(results, t.number) for t in finalists):
             close = close_call(finalists, results)
             items += [(t, True) for t in finalists if t.number in close]
         return items
 
     def pending(self, study: optuna.Study) -> int:
         results = study.user_attrs
-        return sum(final_key(t.number, second=s) not in results for t, s in self.items(study))
+        return sum(not rec.has_final(results, t.number, second=s) for t, s in self.items(study))
 
     def run_pending(self, study: optuna.Study, *, max_finals: int | None = None) -> None:
         """Run up to ``max_finals`` finals not yet done, recording each at once."""
@@ -97,13 +87,15 @@ class Finalizer:
         while max_finals is None or ran < max_finals:
             results = study.user_attrs
             todo = [
-                (t, s) for t, s in self.items(study) if final_key(t.number, second=s) not in results
+                (t, s)
+                for t, s in self.items(study)
+                if not rec.has_final(results, t.number, second=s)
             ]
             if not todo:
                 return
             trial, second = todo[0]
             check_stop(self.callbacks)
-            study.set_user_attr(final_key(trial.number, second=second), self._final(trial, second))
+            rec.write_final(study, trial.number, self._final(trial, second), second=second)
             ran += 1
 
     def run(self, study: optuna.Study) -> int | None:
@@ -117,12 +109,12 @@ class Finalizer:
         results = study.user_attrs
         best, margins = choose(finalists, results)
         for trial in finalists:
-            final = dict(results[final_key(trial.number)])
-            final["margin"], final["margin_se"] = margins.get(trial.number, (None, None))
-            if trial.number == best.number or trial.user_attrs.get(KIND) != SEARCH:
+            final = rec.final_result(results, trial.number) or {}
+            final[rec.MARGIN], final[rec.MARGIN_SE] = margins.get(trial.number, (None, None))
+            if trial.number == best.number or rec.kind(trial) != SEARCH:
                 self._test(trial, final)
-            study.set_user_attr(final_key(trial.number), final)
-        study.set_user_attr(BEST, best.number)
+            rec.write_final(study, trial.number, final)
+        rec.write_best(study, best.number)
         return best.number
 
     def model(self, trial: FrozenTrial) -> nn.Module:
@@ -137,7 +129,7 @@ class Finalizer:
             seed = self.prepared.spec.search.seed + (1 if second else 0)
             log.info("final fine-tune of trial %d started (seed %d)", trial.number, seed)
             start = time.perf_counter()
-            policy = self.screening.policy(trial.user_attrs[RATIOS], trial.user_attrs[CRITERION])
+            policy = self.screening.policy(rec.ratios(trial), rec.criterion(trial) or "l2")
             model = self.screening.prune(policy)
             train(
                 self.prepared,
@@ -161,16 +153,16 @@ class Finalizer:
                 seconds,
             )
             return {
-                "accuracy": accuracy,
-                "correct": _pack(correct),
-                "timings": {"final_s": seconds},
+                rec.ACCURACY: accuracy,
+                rec.CORRECT: _pack(correct),
+                rec.TIMINGS: {"final_s": seconds},
             }
 
     def _test(self, trial: FrozenTrial, final: dict[str, Any]) -> None:
         test = self.prepared.data.test
-        if "test_accuracy" in final or test is None:
+        if rec.TEST_ACCURACY in final or test is None:
             return
-        final["test_accuracy"] = evaluate(self.model(trial), test).accuracy
+        final[rec.TEST_ACCURACY] = evaluate(self.model(trial), test).accuracy
 
 
 def choose(
@@ -185,9 +177,7 @@ def choose(
         diff = _correctness(trial.number, results) - reference
         se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else None
         margins[trial.number] = (float(diff.mean()) if len(diff) else 0.0, se)
-    winners = [
-        t for t in finalists if t.user_attrs.get(KIND) == SEARCH and _stands(*margins[t.number])
-    ]
+    winners = [t for t in finalists if rec.kind(t) == SEARCH and _stands(*margins[t.number])]
     if not winners:
         return baseline, margins
     return max(winners, key=lambda t: (margins[t.number][0], -t.number)), margins
@@ -196,8 +186,8 @@ def choose(
 def best_baseline(finalists: Sequence[FrozenTrial], results: Mapping[str, Any]) -> FrozenTrial:
     """The baseline with the best first-seed validation accuracy (a searched finalist when
     no baseline is feasible)."""
-    baselines = [t for t in finalists if t.user_attrs.get(KIND) != SEARCH] or list(finalists)
-    return max(baselines, key=lambda t: (results[final_key(t.number)]["accuracy"], -t.number))
+    baselines = [t for t in finalists if rec.kind(t) != SEARCH] or list(finalists)
+    return max(baselines, key=lambda t: (rec.final_accuracy(results, t.number), -t.number))
 
 
 def close_call(finalists: Sequence[FrozenTrial], results: Mapping[str, Any]) -> set[int]:
@@ -208,9 +198,7 @@ def close_call(finalists: Sequence[FrozenTrial], results: Mapping[str, Any]) -> 
     close = [
         t
         for t in finalists
-        if t.user_attrs.get(KIND) == SEARCH
-        and margins[t.number][0] > 0.0
-        and not _stands(*margins[t.number])
+        if rec.kind(t) == SEARCH and margins[t.number][0] > 0.0 and not _stands(*margins[t.number])
     ]
     if not close:
         return set()
@@ -225,9 +213,10 @@ def _stands(margin: float, se: float | None) -> bool:
 def _correctness(number: int, results: Mapping[str, Any]) -> np.ndarray:
     """Per validation image, the share of this candidate's seeds that got it right."""
     runs = [
-        _unpack(results[key]["correct"])
-        for key in (final_key(number), final_key(number, second=True))
-        if key in results and "correct" in results[key]
+        _unpack(result[rec.CORRECT])
+        for second in (False, True)
+        if (result := rec.final_result(results, number, second=second)) is not None
+        and rec.CORRECT in result
     ]
     if not runs:
         return np.zeros(0)
@@ -266,11 +255,11 @@ def rank_correlation(study: optuna.Study) -> float | None:
     candidate with both)."""
     results = study.user_attrs
     pairs = [
-        (float(t.user_attrs["proxy_score"]), float(results[final_key(t.number)]["accuracy"]))
+        (screened, rec.final_accuracy(results, t.number))
         for t in complete_candidates(study)
-        if final_key(t.number) in results and "proxy_score" in t.user_attrs
+        if rec.has_final(results, t.number) and (screened := rec.proxy_score(t)) is not None
     ]
     if len(pairs) < 3 or len({p for p, _ in pairs}) < 2 or len({f for _, f in pairs}) < 2:
         return None
-    proxy, final = zip(*pairs, strict=True)
-    return float(spearmanr(proxy, final).statistic)
+    proxies, finals = zip(*pairs, strict=True)
+    return float(spearmanr(proxies, finals).statistic)

@@ -23,20 +23,11 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from pruning import AnalysisReport, evaluate, kept_channels
+from search import _records as rec
 from search._log_context import log_context
 from search.baselines import BASELINES, SEARCH
 from search.callbacks import EpochEvent, SearchCallback
-from search.candidates._candidate import (
-    CLAIM_PREFIX,
-    CRITERION,
-    FEASIBLE,
-    KIND,
-    PROXY,
-    RATIOS,
-    RUNG_PREFIX,
-    SURPLUS,
-    rung_name,
-)
+from search.candidates import rung_name
 from search.stages._data import StageData
 from search.stages._screening import Objective
 from search.stages._training import train
@@ -50,18 +41,14 @@ _REFRESH_S = 5.0
 log = logging.getLogger("search.trials")
 
 
-def rung_key(k: int, number: int) -> str:
-    return f"{RUNG_PREFIX}{k}:{number}"
-
-
 def complete_candidates(study: optuna.Study) -> list[FrozenTrial]:
     """Trials that ran to the end (no surplus), in number order."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return [t for t in trials if not t.user_attrs.get(SURPLUS)]
+    return [t for t in trials if not rec.is_surplus(t)]
 
 
 def baselines_of(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-    return [t for t in trials if t.user_attrs.get(KIND) in BASELINES and t.user_attrs.get(FEASIBLE)]
+    return [t for t in trials if rec.kind(t) in BASELINES and rec.is_feasible(t)]
 
 
 def best_screened(
@@ -72,10 +59,8 @@ def best_screened(
     the same criterion) are the same model, and neither a twin of a baseline nor a second
     copy of a candidate is worth a rung slot (``round_to`` 0: unstructured, compared by
     ratio)."""
-    searched = [
-        t for t in trials if t.user_attrs.get(KIND) == SEARCH and t.user_attrs.get(FEASIBLE)
-    ]
-    searched.sort(key=lambda t: (-float(t.user_attrs.get(PROXY, 0.0)), t.number))
+    searched = [t for t in trials if rec.kind(t) == SEARCH and rec.is_feasible(t)]
+    searched.sort(key=lambda t: (-(rec.proxy_score(t) or 0.0), t.number))
     seen = {_architecture(t, report, round_to) for t in baselines_of(trials)}
     chosen: list[FrozenTrial] = []
     for trial in searched:
@@ -87,7 +72,7 @@ def best_screened(
 
 
 def _architecture(trial: FrozenTrial, report: AnalysisReport, round_to: int) -> tuple[object, ...]:
-    ratios = trial.user_attrs.get(RATIOS, {})
+    ratios = rec.ratios(trial)
     if round_to == 0:  # unstructured: no channel goes, the ratios are the model
         kept = tuple(round(float(ratios.get(g.root, 0.0)), 4) for g in report.groups)
     else:
@@ -95,7 +80,7 @@ def _architecture(trial: FrozenTrial, report: AnalysisReport, round_to: int) -> 
             float(kept_channels(g.channels, ratios.get(g.root, 0.0), round_to))
             for g in report.groups
         )
-    return (*kept, trial.user_attrs.get(CRITERION))
+    return (*kept, rec.criterion(trial))
 
 
 class Halving:
@@ -127,9 +112,9 @@ class Halving:
             members = baselines_of(trials) + entrants
             if rung == k:
                 return entrants
-            if any(rung_key(rung, t.number) not in results for t in members):
+            if any(rec.rung_key(rung, t.number) not in results for t in members):
                 return None
-            entrants.sort(key=lambda t: (-results[rung_key(rung, t.number)]["score"], t.number))
+            entrants.sort(key=lambda t: (-rec.rung_score(results, rung, t.number), t.number))
             entrants = entrants[: math.ceil(len(entrants) / ETA)]
         return entrants
 
@@ -148,7 +133,7 @@ class Halving:
         if last is None or not self.done(study):
             return None
         results = study.user_attrs
-        last.sort(key=lambda t: (-results[rung_key(self.rungs, t.number)]["score"], t.number))
+        last.sort(key=lambda t: (-rec.rung_score(results, self.rungs, t.number), t.number))
         return last[:count]
 
     def missing(self, study: optuna.Study) -> tuple[int, list[FrozenTrial]]:
@@ -159,7 +144,9 @@ class Halving:
             searched = self.searched(study, k)
             assert searched is not None  # rung k - 1 is complete, or we returned before
             items = [
-                t for t in baselines_of(trials) + searched if rung_key(k, t.number) not in results
+                t
+                for t in baselines_of(trials) + searched
+                if rec.rung_result(results, k, t.number) is None
             ]
             if items:
                 return k, items
@@ -179,35 +166,32 @@ class Halving:
         k, items = self.missing(study)
         for trial in items:
             if not self._claimed(study, k, trial.number):
-                claim = f"{CLAIM_PREFIX}{rung_key(k, trial.number)}"
-                study.set_user_attr(claim, time.time())
+                rec.write_claim(study, k, trial.number, time.time())
                 try:
                     with log_context(trial_number=trial.number):
-                        result = self._train(trial, k, _ClaimRefresher(study, claim))
+                        refresher = _ClaimRefresher(study, k, trial.number)
+                        score, seconds = self._train(trial, k, refresher)
                 except BaseException:
-                    study.set_user_attr(claim, 0.0)  # released: cancelled or failed here
+                    rec.write_claim(study, k, trial.number, 0.0)  # released: cancelled/failed
                     raise
-                study.set_user_attr(rung_key(k, trial.number), result)
+                rec.write_rung(study, k, trial.number, score, seconds)
                 return trial.number
         return None
 
     def _claimed(self, study: optuna.Study, k: int, number: int) -> bool:
-        at = study.user_attrs.get(f"{CLAIM_PREFIX}{rung_key(k, number)}")
+        at = rec.claimed_at(study.user_attrs, k, number)
         return at is not None and time.time() - float(at) < self._claim_ttl(study)
 
     def _claim_ttl(self, study: optuna.Study) -> float:
-        seconds = [
-            float(v["seconds"])
-            for key, v in study.user_attrs.items()
-            if key.startswith(RUNG_PREFIX) and isinstance(v, dict)
-        ]
+        seconds = rec.rung_seconds(study.user_attrs)
         return max(self.claim_ttl_s, 3.0 * max(seconds, default=0.0))
 
-    def _train(self, trial: FrozenTrial, k: int, refresher: SearchCallback) -> dict[str, float]:
+    def _train(self, trial: FrozenTrial, k: int, refresher: SearchCallback) -> tuple[float, float]:
+        """Rung ``k``'s fine-tune of ``trial``: (score, seconds)."""
         start = time.perf_counter()
         steps = self.prepared.spec.finetune.rung_steps * ETA ** (k - 1)
         log.info("%s of trial %d started: %d steps", rung_name(k), trial.number, steps)
-        policy = self.screening.policy(trial.user_attrs[RATIOS], trial.user_attrs[CRITERION])
+        policy = self.screening.policy(rec.ratios(trial), rec.criterion(trial) or "l2")
         model = self.screening.prune(policy)
         train(
             self.prepared,
@@ -228,19 +212,19 @@ class Halving:
             score,
             seconds,
         )
-        return {"score": score, "seconds": seconds}
+        return score, seconds
 
 
 class _ClaimRefresher(SearchCallback):
     """Keeps a claim fresh while its item trains: a live worker's item is never taken
     over, a dead one's is once its claim is older than the TTL."""
 
-    def __init__(self, study: optuna.Study, claim: str) -> None:
+    def __init__(self, study: optuna.Study, k: int, number: int) -> None:
         self.study = study
-        self.claim = claim
+        self.k, self.number = k, number
         self.at = time.monotonic()
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         if time.monotonic() - self.at >= _REFRESH_S:
             self.at = time.monotonic()
-            self.study.set_user_attr(self.claim, time.time())
+            rec.write_claim(self.study, self.k, self.number, time.time())

@@ -18,23 +18,11 @@ from optuna.trial import TrialState
 from torch import nn
 
 from pruning import Policy, apply_policy, evaluate, recalibrate_bn
+from search import _records as rec
 from search._log_context import log_context
 from search.baselines import SEARCH
 from search.budget import BudgetMeter, Figures, Limits, project
 from search.callbacks import SearchCallback
-from search.candidates._candidate import (
-    CONSTRAINTS,
-    CRITERION,
-    FEASIBLE,
-    KIND,
-    LATENCY,
-    MACS,
-    PARAMS,
-    PROXY,
-    RATIOS,
-    SURPLUS,
-    TIMINGS,
-)
 from search.exceptions import SearchCancelled
 from search.preparation import Prepared
 from search.space import Anchors, layer_ratios, max_ratios, sample
@@ -76,11 +64,11 @@ class Objective:
         with log_context(trial_number=trial.number):
             check_stop(self.callbacks)
             if _surplus(trial, self.prepared.spec.search.n_trials):
-                trial.set_user_attr(SURPLUS, True)
+                rec.mark_surplus(trial)
                 raise Surplus(f"trial {trial.number} is past the plan; not run")
-            if KIND not in trial.user_attrs:
-                trial.set_user_attr(KIND, SEARCH)
-            log.info("trial %d started (%s)", trial.number, trial.user_attrs[KIND])
+            if rec.kind(trial) is None:
+                rec.write_kind(trial, SEARCH)
+            log.info("trial %d started (%s)", trial.number, rec.kind(trial))
             return self._evaluate(trial)
 
     def _evaluate(self, trial: optuna.Trial) -> float | tuple[float, float]:
@@ -93,11 +81,11 @@ class Objective:
         figures = self.meter.measured(pruned, ratios)
         self._record(trial, policy, figures)
         pruned_s = time.perf_counter() - start
-        trial.set_user_attr(TIMINGS, {"prune_s": pruned_s})
+        rec.write_timings(trial, {"prune_s": pruned_s})
         score = self.screen(pruned)
         proxy_s = time.perf_counter() - start - pruned_s
-        trial.set_user_attr(TIMINGS, {"prune_s": pruned_s, "proxy_s": proxy_s})
-        trial.set_user_attr(PROXY, score)
+        rec.write_timings(trial, {"prune_s": pruned_s, "proxy_s": proxy_s})
+        rec.write_proxy(trial, score)
         if len(spec.search.objectives) == 1:
             return score
         return score, float(_cost(figures, spec.search.objectives[1]))
@@ -125,13 +113,15 @@ class Objective:
 
     def _record(self, trial: optuna.Trial, policy: Policy, figures: Figures) -> None:
         violations = self.limits.violations(figures)
-        trial.set_user_attr(RATIOS, dict(policy.ratios))
-        trial.set_user_attr(CRITERION, policy.criterion)
-        trial.set_user_attr(PARAMS, figures.params)
-        trial.set_user_attr(MACS, figures.macs)
-        trial.set_user_attr(LATENCY, figures.latency_ms)
-        trial.set_user_attr(FEASIBLE, all(v <= 0.0 for v in violations.values()))
-        trial.set_user_attr(CONSTRAINTS, violations)
+        rec.write_measured(
+            trial,
+            ratios=policy.ratios,
+            criterion=policy.criterion,
+            params=figures.params,
+            macs=figures.macs,
+            latency_ms=figures.latency_ms,
+            violations=violations,
+        )
         for name, excess in violations.items():
             trial.set_constraint(name, excess)
 
@@ -157,7 +147,7 @@ def _surplus(trial: optuna.Trial, planned: int) -> bool:
     numbers are given out atomically by the storage, so processes racing for the last slot
     agree on who got it. Enqueued trials (baselines, warm starts) and retries come with
     their kind already set, and always run."""
-    if trial.user_attrs.get(KIND) is not None:
+    if rec.kind(trial) is not None:
         return False
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
     earlier = trial.study.get_trials(deepcopy=False, states=states)

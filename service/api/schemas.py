@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from search import score
 from service.models import (
     ArtifactKind,
     Candidate,
@@ -124,8 +125,9 @@ class ProgressOut(BaseModel):
         "the chosen candidate's final score once the job has succeeded"
     )
     eta_s: float | None = Field(
-        description="seconds left for the screening trials, at the rate so far (None once "
-        "screening is done: rungs and finals are timed by their own items)"
+        description="seconds left for the screening trials, as the runner last estimated "
+        "them from the trials' mean duration (None once screening is done: rungs and finals "
+        "are timed by their own items)"
     )
     stage: str | None = Field(
         default=None,
@@ -134,20 +136,16 @@ class ProgressOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, job: Job, now: datetime) -> ProgressOut:
+    def of(cls, job: Job) -> ProgressOut:
         planned = max(job.trials_planned, 1)
         done = min(job.trials_done, planned)
-        eta = None
-        if job.status is JobStatus.RUNNING and job.started_at is not None and 0 < done < planned:
-            elapsed = (now - job.started_at).total_seconds()
-            eta = max(elapsed / done * (planned - done), 0.0)
         return cls(
             trials_done=job.trials_done,
             trials_failed=job.trials_failed,
             trials_planned=job.trials_planned,
             fraction=done / planned,
             best_score=job.best_score,
-            eta_s=eta,
+            eta_s=job.eta_s if job.status is JobStatus.RUNNING and done < planned else None,
             stage=_stage(job),
         )
 
@@ -228,7 +226,7 @@ def _summary_fields(job: Job, now: datetime) -> dict[str, Any]:
         "status": job.status,
         "device_kind": job.device_kind,
         "cancel_requested": job.cancel_requested,
-        "progress": ProgressOut.of(job, now),
+        "progress": ProgressOut.of(job),
         "timings": TimingsOut.of(job, now),
         "error": job.error,
     }
@@ -275,10 +273,7 @@ class CandidateOut(_Out):
     )
     @property
     def score(self) -> float | None:
-        for value in (self.accuracy, self.rung_score, self.proxy_score):
-            if value is not None:
-                return value
-        return None
+        return score(self)  # the search's one rule, not a copy
 
 
 class LeaderboardOut(Page[CandidateOut]):

@@ -35,13 +35,12 @@ class SearchProgress(SearchCallback):
     """Shows a running search on ``console``; use it as a context manager around the run.
 
     ``done_before`` is how many trials the study already held (a resumed run): the bar
-    starts there, and only trials run by this process set the pace of the ETA.
+    starts there. The ETA is the search's own (:meth:`search.SearchSession.progress`).
     """
 
     def __init__(self, console: Console, spec: SearchSpec, *, done_before: int = 0) -> None:
         self._console = console
         self._final_epochs = spec.finetune.final_epochs
-        self._done_before = done_before
         self._bar = _BarWithStatus(
             SpinnerColumn(),
             TextColumn("trials"),
@@ -79,7 +78,7 @@ class SearchProgress(SearchCallback):
             completed=event.trials_done,
             total=event.trials_planned,
             best=best,
-            eta=self._eta(event),
+            eta=duration(event.eta_s),
         )
         # One line per trial, rung and final stays above the bar: a log of the run, also
         # where no live display is possible (a pipe, a CI log).
@@ -104,15 +103,6 @@ class SearchProgress(SearchCallback):
             parts.append(f"train accuracy {percent(metrics.train_accuracy)}")
         parts.append(f"loss {metrics.train_loss:.4f}")
         self._set_status(" · ".join(parts))
-
-    def _eta(self, event: TrialEvent) -> str:
-        # ``event.eta_s`` divides this process's time by every done trial of the study, so
-        # it reads far too low when resuming; pace by the trials run here instead.
-        ran_here = event.trials_done - self._done_before
-        if ran_here <= 0:
-            return _NONE
-        remaining = max(0, event.trials_planned - event.trials_done)
-        return duration(event.elapsed_s / ran_here * remaining)
 
     def _set_status(self, message: str) -> None:
         self._bar.status = Text(message, style="dim")

@@ -23,13 +23,13 @@ from search import (
     SearchSpec,
     SpecError,
     default_study_name,
+    json_safe,
     run_search,
 )
 from service.cli._console import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, fail, make_console
 from service.cli._outputs import (
     OutputPaths,
     claim_reference,
-    finite,
     open_storage,
     output_paths,
     save_bundle,
@@ -130,7 +130,7 @@ def _print_result(
     if as_json:
         # Plain JSON on stdout (progress went to stderr): ``| jq`` works on it.
         document = {**result.to_dict(), "bundle": bundle, "storage": shown_url(paths.storage)}
-        typer.echo(json.dumps(finite(document), indent=2))
+        typer.echo(json.dumps(json_safe(document), indent=2))
         return
     print_report(console, result)
     # Text, not markup: names and paths are the user's and may hold "[...]".

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar, get_args
 from sqlalchemy import Select, SQLColumnExpression, case, func, select
 from sqlalchemy.orm import Session
 
+from search import FIDELITIES, SCORE_FIELDS, fidelity_level
 from service.models import Candidate, CandidateKind, Job, JobStatus
 
 __all__ = [
@@ -30,14 +31,14 @@ SortKey = Literal["rank", "score", "fidelity", "macs", "params", "latency_ms", "
 Order = Literal["asc", "desc"]
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
 
-# The score of a candidate's last stage: final accuracy, else its last rung's score, else
-# the screening score (search.Candidate.score; tested against it).
-SCORE = func.coalesce(Candidate.accuracy, Candidate.rung_score, Candidate.proxy_score)
-# search.candidates.fidelity_level in SQL: screen 0, rung-k k, final above every rung.
+# search.candidates.score in SQL, generated from the same fields in the same order (and
+# tested against it): final accuracy, else its last rung's score, else the screening score.
+SCORE = func.coalesce(*(getattr(Candidate, name) for name in SCORE_FIELDS))
+# search.candidates.fidelity_level in SQL, generated from it: screen 0, rung-k k, final
+# above every rung (a spec has at most MAX_RUNGS rungs).
 FIDELITY_LEVEL = case(
-    (Candidate.fidelity == "final", 1000),
-    *((Candidate.fidelity == f"rung-{k}", k) for k in range(1, 9)),
-    else_=0,
+    *((Candidate.fidelity == name, fidelity_level(name)) for name in FIDELITIES[1:]),
+    else_=fidelity_level(FIDELITIES[0]),  # screening, and rows from before the stages
 )
 _COLUMNS: dict[str, SQLColumnExpression[Any]] = {
     "score": SCORE,

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from search import Candidate as SearchCandidate
+from search import finite, json_safe, score
 from service.artifacts import ArtifactStore
-from service.db import Database, with_retry
+from service.db import Database, upsert, with_retry
 from service.exceptions import Conflict, InvalidTransition, NotFound
 from service.jobs._downloads import safe_stem
 from service.jobs._gate import AdvisoryGate
@@ -46,27 +47,6 @@ T = TypeVar("T")
 
 _S = JobStatus
 _NOT_FINAL = (_S.QUEUED, _S.RUNNING, _S.FINALIZING)
-# Candidate fields the table stores, with the value a dict without them gets (a full
-# search.Candidate.to_dict() has them all; extra keys are ignored).
-_CANDIDATE_DEFAULTS: dict[str, Any] = {
-    "kind": "search",
-    "state": "complete",
-    "criterion": None,
-    "ratios": {},
-    "params": None,
-    "macs": None,
-    "latency_ms": None,
-    "proxy_score": None,
-    "accuracy": None,
-    "test_accuracy": None,
-    "feasible": False,
-    "pareto": False,
-    "timings": {},
-    "fidelity": "screen",
-    "rung_score": None,
-    "margin": None,
-    "margin_se": None,
-}
 _UPSERT_BATCH = 500
 _MAX_BUNDLE_BYTES = 1 << 40  # our own output: no upload limit applies
 
@@ -127,7 +107,9 @@ class SqlJobStore(JobStore):
                 job.best_artifact_id = best_artifact
                 # During the search "best" is the best proxy score; once the finals have
                 # run, the job's best is the chosen candidate's own score.
-                final = _best_score(result.get("best"))
+                best = result.get("best")
+                value = score(best) if isinstance(best, Mapping) else None
+                final = finite(value) if isinstance(value, int | float) else None
                 if final is not None:
                     job.best_score = final
                 return True
@@ -172,9 +154,8 @@ class SqlJobStore(JobStore):
         eta_s: float | None,
         stage: str | None = None,
     ) -> None:
-        # eta_s is not stored (no column): the API derives the ETA from the trial rate.
         # Parallel slices report out of order: counts and the best score only ever rise.
-        best = _finite(best_score)
+        best = finite(best_score)
         self._update(
             job_id,
             trials_done=case((Job.trials_done > trials_done, Job.trials_done), else_=trials_done),
@@ -186,13 +167,15 @@ class SqlJobStore(JobStore):
                 if best is None
                 else case((Job.best_score > best, Job.best_score), else_=best)
             ),
+            # The latest report's estimate: it is made from every finished trial.
+            eta_s=finite(eta_s),
             runner_heartbeat_at=utcnow(),
             **({} if stage is None else {"stage": stage}),
         )
 
-    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
-        """Upsert whole candidates: a field a dict lacks is stored as its default."""
-        rows = list({c["number"]: _candidate_row(job_id, c) for c in candidates}.values())
+    def record_candidates(self, job_id: str, candidates: Sequence[SearchCandidate]) -> None:
+        """Upsert whole candidates, every column from the candidate's own fields."""
+        rows = list({c.number: _candidate_row(job_id, c) for c in candidates}.values())
         if not rows:
             return
 
@@ -200,7 +183,8 @@ class SqlJobStore(JobStore):
             _job(session, job_id)
             # In batches: SQLite caps the bound parameters of one statement.
             for start in range(0, len(rows), _UPSERT_BATCH):
-                session.execute(_upsert(session, rows[start : start + _UPSERT_BATCH]))
+                batch = rows[start : start + _UPSERT_BATCH]
+                session.execute(upsert(session, Candidate, batch, keys=("job_id", "number")))
 
         self._tx(work)
 
@@ -295,19 +279,7 @@ class SqlJobStore(JobStore):
         }
 
         def work(session: Session) -> None:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(WorkerProcess).values(row)
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["worker", "process"],
-                    set_={
-                        key: statement.excluded[key]
-                        for key in row
-                        if key not in ("worker", "process")
-                    },
-                )
-            )
+            session.execute(upsert(session, WorkerProcess, [row], keys=("worker", "process")))
 
         self._tx(work)
 
@@ -446,27 +418,12 @@ def _move(
     return False
 
 
-def _candidate_row(job_id: str, candidate: Mapping[str, Any]) -> dict[str, Any]:
-    row = {
-        name: json_safe(candidate.get(name, default))
-        for name, default in _CANDIDATE_DEFAULTS.items()
-    }
-    row["ratios"] = row["ratios"] or {}
-    row["timings"] = row["timings"] or {}
+def _candidate_row(job_id: str, candidate: SearchCandidate) -> dict[str, Any]:
+    """The row of ``candidate``: its fields as they are (NaN as None), plus the durations
+    /metrics aggregates in SQL."""
+    row: dict[str, Any] = json_safe(candidate.to_dict())
     row["trial_s"], row["final_s"] = durations(row["timings"])
-    return {**row, "job_id": job_id, "number": int(candidate["number"]), "updated_at": utcnow()}
-
-
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
-    """INSERT ... ON CONFLICT (job_id, number) DO UPDATE: race-free on both backends."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Candidate).values(rows)
-    changed = [key for key in rows[0] if key not in ("job_id", "number")]
-    return statement.on_conflict_do_update(
-        index_elements=["job_id", "number"],
-        set_={key: statement.excluded[key] for key in changed},
-    )
+    return {**row, "job_id": job_id, "updated_at": utcnow()}
 
 
 def durations(timings: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -481,32 +438,6 @@ def durations(timings: Mapping[str, Any]) -> tuple[float | None, float | None]:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _best_score(best: Any) -> float | None:
-    """The score of a result's best candidate: its final accuracy, else its proxy score."""
-    if not isinstance(best, Mapping):
-        return None
-    for key in ("accuracy", "proxy_score"):
-        value = best.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return _finite(float(value))
-    return None
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities as None: JSON (and JSONB) has no spelling for them."""
-    if isinstance(value, float):
-        return _finite(value)
-    if isinstance(value, Mapping):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
 
 
 def zip_folder(folder: Path, archive: Any) -> None:

@@ -18,7 +18,7 @@ from search import (
     param_importances,
     run_search,
 )
-from search.candidates._candidate import KIND
+from search._records import KIND
 from search.insights import objective_direction
 from tests.search.conftest import tiny_spec
 

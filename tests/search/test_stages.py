@@ -16,8 +16,8 @@ from optuna.trial import TrialState
 
 from pruning import AnalysisReport, GroupInfo
 from search import SearchCallback, SearchCancelled, SearchSession, TrialEvent, prepare
+from search._records import CLAIM_PREFIX, SURPLUS, final_key, rung_key
 from search.budget import BudgetMeter, Limits
-from search.candidates._candidate import CLAIM_PREFIX, SURPLUS
 from search.preparation import Prepared
 from search.space import max_ratios, perturbed
 from search.stages import (
@@ -26,8 +26,7 @@ from search.stages import (
     sensitivity_ratios,
     stage_data,
 )
-from search.stages._finals import Z, _pack, close_call, final_key
-from search.stages._halving import rung_key
+from search.stages._finals import Z, _pack, close_call
 from tests.search.conftest import tiny_spec
 
 

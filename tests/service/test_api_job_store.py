@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from search import Candidate as SearchCandidate
+from service.api.schemas import ProgressOut
 from service.artifacts import ArtifactStore
 from service.db import Database, migrate
 from service.exceptions import NotFound
@@ -127,14 +130,16 @@ def test_cancel_flag_progress_and_staleness(store: SqlJobStore) -> None:
 def test_candidates_are_upserted_by_number(store: SqlJobStore) -> None:
     job = _job(store, JobStatus.RUNNING)
     first = {"number": 0, "kind": "uniform", "state": "complete", "ratios": {"a": 0.5}}
-    store.record_candidates(job.id, [first, {"number": 1, "kind": "search", "state": "running"}])
+    store.record_candidates(
+        job.id, _candidates(first, {"number": 1, "kind": "search", "state": "running"})
+    )
 
     store.record_candidates(
         job.id,
-        [
+        _candidates(
             {**first, "accuracy": 0.9, "pareto": True, "future_field": 1},
             {"number": 1, "kind": "search", "state": "complete", "proxy_score": math.inf},
-        ],
+        ),
     )
 
     with store.database.session() as session:
@@ -172,7 +177,9 @@ def test_unknown_jobs_raise_key_error(store: SqlJobStore) -> None:
         lambda: store.start("missing"),
         lambda: store.reference_path("missing"),
         lambda: store.record_reference("missing", {}),
-        lambda: store.record_candidates("missing", [{"number": 0, "kind": "search", "state": "x"}]),
+        lambda: store.record_candidates(
+            "missing", _candidates({"number": 0, "kind": "search", "state": "x"})
+        ),
     ):
         with pytest.raises(KeyError):
             call()
@@ -301,3 +308,22 @@ def test_a_job_given_weights_keeps_no_reference_artifact(store: SqlJobStore) -> 
     store.record_reference(job.id, {"params": 10})  # nothing written: the spec had weights
     assert _reference_rows(store, job.id) == (None, [])
     store.fail(job.id, "done")
+
+
+def _candidates(*values: dict[str, Any]) -> list[SearchCandidate]:
+    """Candidates as the search hands them over (a key it does not know is dropped)."""
+    return [SearchCandidate.from_dict(v) for v in values]
+
+
+def test_the_runner_s_eta_is_stored_and_shown_as_it_is(store: SqlJobStore) -> None:
+    job = _job(store, JobStatus.RUNNING)
+    store.record_progress(job.id, trials_done=2, trials_failed=0, best_score=0.5, eta_s=40.0)
+    store.record_progress(job.id, trials_done=3, trials_failed=0, best_score=0.5, eta_s=math.nan)
+    store.record_progress(job.id, trials_done=3, trials_failed=0, best_score=0.5, eta_s=25.0)
+
+    with store.database.session() as session:
+        row = session.get(Job, job.id)
+        assert row is not None and row.eta_s == 25.0
+        assert ProgressOut.of(row).eta_s == 25.0  # no second estimate of the API's own
+        row.trials_done = row.trials_planned  # screening done: no ETA to show
+        assert ProgressOut.of(row).eta_s is None

@@ -247,7 +247,8 @@ def test_job_shows_progress_and_timings(env: ApiEnv) -> None:
     with env.session() as session:
         job = make_job(session, "watcher", status=JobStatus.RUNNING, trials_planned=10)
     store = SqlJobStore(env.database, env.artifacts())
-    store.record_progress(job.id, trials_done=4, trials_failed=1, best_score=0.9, eta_s=None)
+    # The runner's estimate is what the API shows (it makes none of its own).
+    store.record_progress(job.id, trials_done=4, trials_failed=1, best_score=0.9, eta_s=30.0)
 
     body = env.client.get(f"/v1/jobs/{job.id}", headers=headers).json()
 

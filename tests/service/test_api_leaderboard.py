@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from search.candidates import Candidate
-from search.candidates._candidate import rank_key
+from search.candidates import Candidate, rank_key
 from service.models import JobStatus
 from tests.service.factories import ApiEnv, add_candidates, api_env, candidate_row, make_job
 

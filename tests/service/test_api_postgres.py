@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from search import Candidate as SearchCandidate
 from service.artifacts import ArtifactStore
 from service.jobs import SqlJobStore
 from tests.service.factories import ApiEnv, api_env, postgres_database, safetensors_bytes, spec
@@ -88,8 +89,9 @@ def _run_like_a_worker(env: ApiEnv, job_id: str, tmp_path: Path) -> None:
         }
         for n in range(600)
     ]
-    store.record_candidates(job_id, rows)
-    store.record_candidates(job_id, [{**rows[7], "accuracy": 0.99}])  # an upsert
+    store.record_candidates(job_id, [SearchCandidate.from_dict(row) for row in rows])
+    upserted = SearchCandidate.from_dict({**rows[7], "accuracy": 0.99})
+    store.record_candidates(job_id, [upserted])  # an upsert
     store.record_progress(job_id, trials_done=6, trials_failed=0, best_score=0.99, eta_s=None)
     with ThreadPoolExecutor(3) as pool:
         assert sorted(pool.map(lambda _: store.begin_finalizing(job_id), range(3))) == [

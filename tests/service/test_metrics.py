@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from sqlalchemy import select, update
 
+from search import Candidate
 from service.api.metrics import (
     SLICE_BUCKETS,
     TRIAL_BUCKETS,
@@ -87,15 +88,16 @@ def test_trial_and_final_durations_are_histograms_by_kind(store: SqlJobStore) ->
     store.record_candidates(
         job_id,
         [
-            {
-                "number": number,
-                "kind": kind,
-                "timings": {"prune_s": prune, "proxy_s": proxy}
+            Candidate(
+                number=number,
+                kind=kind,
+                state="complete",
+                timings={"prune_s": prune, "proxy_s": proxy}
                 | ({} if final is None else {"final_s": final}),
-            }
+            )
             for number, (kind, prune, proxy, final) in enumerate(trials)
         ]
-        + [{"number": 99, "kind": "search", "state": "running", "timings": {}}],  # no timing
+        + [Candidate(number=99, kind="search", state="running", timings={})],  # no timing
     )
 
     families = _scrape(store)
@@ -120,9 +122,10 @@ def test_trial_and_final_durations_are_histograms_by_kind(store: SqlJobStore) ->
 
 def test_a_final_fine_tune_updates_the_trial_row(store: SqlJobStore) -> None:
     job_id = _job(store)
-    store.record_candidates(job_id, [{"number": 0, "timings": {"prune_s": 1.0, "proxy_s": 2.0}}])
+    timings = {"prune_s": 1.0, "proxy_s": 2.0}
+    store.record_candidates(job_id, [Candidate(0, "search", "complete", timings=timings)])
     store.record_candidates(
-        job_id, [{"number": 0, "timings": {"prune_s": 1.0, "proxy_s": 2.0, "final_s": 7.0}}]
+        job_id, [Candidate(0, "search", "complete", timings={**timings, "final_s": 7.0})]
     )
 
     families = _scrape(store)

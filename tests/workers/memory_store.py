@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from search import Candidate
 from workers import JobStatus, JobStore, JobTicket
 from workers.store import WorkerBeat
 
@@ -191,11 +192,11 @@ class MemoryStore(JobStore):
             }
             job.heartbeat_at = self.clock()
 
-    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+    def record_candidates(self, job_id: str, candidates: Sequence[Candidate]) -> None:
         with self._lock:
             job = self._jobs[job_id]
             for candidate in candidates:
-                job.candidates[int(candidate["number"])] = _json_safe(dict(candidate))
+                job.candidates[candidate.number] = _json_safe(candidate.to_dict())
 
     def artifact_path(self, owner: str, artifact_id: str) -> Path:
         with self._lock:

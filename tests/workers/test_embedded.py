@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import torch
 from optuna.trial import TrialState
 
 from pruning import load_bundle, zoo
-from search import SearchSpec
+from search import Candidate, SearchSpec
 from tests.specs import tiny
 from tests.workers.conftest import OPTIONS
 from tests.workers.memory_store import MemoryStore
@@ -70,7 +70,7 @@ def test_a_job_runs_to_success_with_its_bundle_and_leaderboard(
 class CancelAfterFirstCandidate(MemoryStore):
     """A user presses cancel as soon as the first candidate shows up."""
 
-    def record_candidates(self, job_id: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+    def record_candidates(self, job_id: str, candidates: Sequence[Candidate]) -> None:
         super().record_candidates(job_id, candidates)
         self.request_cancel(job_id)
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from search import Candidate as SearchCandidate
 from service.artifacts import ArtifactStore
 from service.db import Database, migrate
 from service.jobs import SqlJobStore
@@ -517,19 +518,26 @@ def test_ended_jobs_are_those_that_became_final_lately(harness: Harness) -> None
 # -- candidates --
 
 
+def _cands(*values: dict[str, Any]) -> list[SearchCandidate]:
+    """Candidates as the search hands them over."""
+    return [SearchCandidate.from_dict(v) for v in values]
+
+
 def test_candidates_are_upserted_by_number(harness: Harness) -> None:
     store, job_id = harness.store, harness.submit_in(JobStatus.RUNNING)
     first = {"number": 0, "kind": "uniform", "state": "complete", "ratios": {"a": 0.5}}
-    store.record_candidates(job_id, [first, {"number": 1, "kind": "search", "state": "running"}])
+    store.record_candidates(
+        job_id, _cands(first, {"number": 1, "kind": "search", "state": "running"})
+    )
 
     store.record_candidates(
         job_id,
-        [
-            {**first, "accuracy": 0.9, "pareto": True, "future_field": 1},
+        _cands(
+            {**first, "accuracy": 0.9, "pareto": True},
             {"number": 1, "kind": "search", "state": "complete", "proxy_score": math.inf},
             {"number": 2, "kind": "search", "state": "running", "accuracy": 0.1},
             {"number": 2, "kind": "search", "state": "complete", "accuracy": 0.2},  # last wins
-        ],
+        ),
     )
 
     assert harness.candidate_numbers(job_id) == [0, 1, 2]
@@ -544,14 +552,18 @@ def test_candidates_are_upserted_by_number(harness: Harness) -> None:
     )
 
     # A whole candidate is written each time: a field it lacks does not keep an old value.
-    store.record_candidates(job_id, [{"number": 0, "kind": "uniform", "state": "complete"}])
+    store.record_candidates(job_id, _cands({"number": 0, "kind": "uniform", "state": "complete"}))
     assert harness.candidate(job_id, 0, "accuracy") is None
 
 
 def test_candidates_of_jobs_are_kept_apart(harness: Harness) -> None:
     one, two = harness.submit_in(JobStatus.RUNNING), harness.submit_in(JobStatus.RUNNING)
-    harness.store.record_candidates(one, [{"number": 0, "kind": "search", "accuracy": 0.5}])
-    harness.store.record_candidates(two, [{"number": 0, "kind": "search", "accuracy": 0.7}])
+    harness.store.record_candidates(
+        one, _cands({"number": 0, "kind": "search", "state": "complete", "accuracy": 0.5})
+    )
+    harness.store.record_candidates(
+        two, _cands({"number": 0, "kind": "search", "state": "complete", "accuracy": 0.7})
+    )
     assert harness.candidate(one, 0, "accuracy") == 0.5
     assert harness.candidate(two, 0, "accuracy") == 0.7
 
@@ -580,7 +592,7 @@ def test_unknown_jobs_raise_key_error(harness: Harness, tmp_path: Path) -> None:
             missing, trials_done=1, trials_failed=0, best_score=None, eta_s=None
         ),
         "record_candidates": lambda: store.record_candidates(
-            missing, [{"number": 0, "kind": "search", "state": "complete"}]
+            missing, _cands({"number": 0, "kind": "search", "state": "complete"})
         ),
         "reference_path": lambda: store.reference_path(missing),
         "store_bundle": lambda: store.store_bundle(missing, folder),
