@@ -13,6 +13,7 @@ from service.jobs._downloads import (
     available_formats,
     open_best_model,
 )
+from service.jobs._export import EXPORT_BATCH, csv_cell, csv_chunks, export_filename, stream_rows
 from service.jobs._insights import (
     BudgetFigures,
     LayerView,
@@ -21,6 +22,7 @@ from service.jobs._insights import (
     get_candidate,
     job_options,
     point_rows,
+    points_statement,
     reference_layers,
 )
 from service.jobs._leaderboard import (
@@ -31,6 +33,7 @@ from service.jobs._leaderboard import (
     best_candidate,
     leaderboard_page,
     list_jobs,
+    ordered_candidates,
 )
 from service.jobs._limits import COST_BOUNDS, Bound, check_cost
 from service.jobs._store import SqlJobStore
@@ -48,6 +51,7 @@ from service.jobs._wiring import make_dispatcher, make_store, worker_options
 
 __all__ = [
     "COST_BOUNDS",
+    "EXPORT_BATCH",
     "Bound",
     "BUNDLE_MEMBERS",
     "FORMATS",
@@ -71,6 +75,9 @@ __all__ = [
     "best_candidate",
     "budget_figures",
     "check_cost",
+    "csv_cell",
+    "csv_chunks",
+    "export_filename",
     "candidate_layers",
     "get_candidate",
     "job_history",
@@ -81,9 +88,12 @@ __all__ = [
     "make_dispatcher",
     "make_store",
     "open_best_model",
+    "ordered_candidates",
     "point_rows",
+    "points_statement",
     "reference_layers",
     "enqueue_job",
+    "stream_rows",
     "study_name",
     "submit_job",
     "worker_options",
