@@ -31,7 +31,7 @@ Local failures before any request (an unreadable spec file, an unsafe bundle mem
 plain :class:`ClientError`.
 """
 
-from service.client._client import DEFAULT_URL, KEY_ENV, URL_ENV, Client, SpecLike
+from service.client._client import DEFAULT_URL, KEY_ENV, URL_ENV, Client, ExportFormat, SpecLike
 from service.client._errors import (
     BudgetUnreachable,
     ClientError,
@@ -104,6 +104,7 @@ __all__ = [
     "JobStatus",
     "JobSummary",
     "LeaderboardPage",
+    "ExportFormat",
     "ModelFormat",
     "NotFound",
     "ParamImportance",
