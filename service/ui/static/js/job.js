@@ -383,6 +383,20 @@ function leaderboardRow(c) {
   el("td", { class: "muted", "data-label": "State" }, c.state));
 }
 
+// The export buttons carry the table's filters and order, not its page: CSV is every
+// matching row (streamed by the server), JSON the API's largest page.
+function exportLinks(params) {
+  const query = new URLSearchParams(params);
+  query.delete("limit");
+  query.delete("offset");
+  query.set("format", "csv");
+  $("#export-csv").href = `${base}/leaderboard?${query}`;
+  query.set("format", "json");
+  query.set("limit", "1000");
+  $("#export-json").href = `${base}/leaderboard?${query}`;
+  $("#export-json").setAttribute("download", `leaderboard-${jobId.slice(0, 8)}.json`);
+}
+
 async function refreshLeaderboard() {
   const lb = state.lb;
   const params = new URLSearchParams({ sort: lb.sort, limit: lb.limit, offset: lb.offset });
@@ -392,6 +406,7 @@ async function refreshLeaderboard() {
   if (lb.kind) params.set("kind", lb.kind);
   if (lb.fidelity) params.set("fidelity", lb.fidelity);
   saveQuery();
+  exportLinks(params);
   const page = await api(`${base}/leaderboard?${params}`);
   if (page.total > 0 && page.offset >= page.total) {
     lb.offset = Math.max(0, Math.floor((page.total - 1) / lb.limit) * lb.limit);
