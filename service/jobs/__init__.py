@@ -5,6 +5,14 @@
 >>> dispatcher, close = make_dispatcher(settings, database, artifacts)
 """
 
+from service.jobs._compare import (
+    MAX_COMPARED,
+    MIN_COMPARED,
+    compared_jobs,
+    job_ids,
+    model_label,
+    pareto_rows,
+)
 from service.jobs._downloads import (
     BUNDLE_MEMBERS,
     FORMATS,
@@ -55,6 +63,8 @@ __all__ = [
     "Bound",
     "BUNDLE_MEMBERS",
     "FORMATS",
+    "MAX_COMPARED",
+    "MIN_COMPARED",
     "NO_STUDY",
     "SORT_KEYS",
     "BestModel",
@@ -75,19 +85,23 @@ __all__ = [
     "best_candidate",
     "budget_figures",
     "check_cost",
+    "compared_jobs",
     "csv_cell",
     "csv_chunks",
     "export_filename",
     "candidate_layers",
     "get_candidate",
     "job_history",
+    "job_ids",
     "job_importances",
     "job_options",
     "leaderboard_page",
     "list_jobs",
     "make_dispatcher",
     "make_store",
+    "model_label",
     "open_best_model",
+    "pareto_rows",
     "ordered_candidates",
     "point_rows",
     "points_statement",
