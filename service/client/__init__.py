@@ -32,6 +32,7 @@ plain :class:`ClientError`.
 """
 
 from service.client._client import DEFAULT_URL, KEY_ENV, URL_ENV, Client, ExportFormat, SpecLike
+from service.client._compare import BestCompared, ComparedJob, Comparison
 from service.client._errors import (
     BudgetUnreachable,
     ClientError,
@@ -85,6 +86,7 @@ __all__ = [
     "URL_ENV",
     "ArtifactInfo",
     "BestInfo",
+    "BestCompared",
     "BudgetLimits",
     "BudgetUnreachable",
     "CandidateDetail",
@@ -92,6 +94,8 @@ __all__ = [
     "CandidateLayer",
     "Client",
     "ClientError",
+    "ComparedJob",
+    "Comparison",
     "Conflict",
     "Forbidden",
     "HTTPStatusError",

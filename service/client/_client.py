@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -17,6 +17,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from service.client._compare import Comparison
 from service.client._errors import (
     ClientError,
     RequestTimeout,
@@ -287,6 +288,12 @@ class Client:
     def importance(self, job_id: str) -> Importance:
         """Parameter importances (fANOVA), or an empty list and the reason."""
         return _parse(Importance, self._request("GET", f"/v1/jobs/{job_id}/importance"))
+
+    def compare(self, job_ids: Sequence[str]) -> Comparison:
+        """Two to ten of your jobs side by side: each one's reference, budget, baselines,
+        Pareto front (and its stage) and best candidate with its kept channels per layer."""
+        params = {"jobs": ",".join(job_ids)}
+        return _parse(Comparison, self._request("GET", "/v1/compare", params=params))
 
     def download(
         self, job_id: str, dest: str | os.PathLike[str], *, format: ModelFormat = "bundle"

@@ -1,5 +1,6 @@
-"""Client.export_leaderboard and ``prunesearch leaderboard JOB --format csv|json`` against a
-live server (auth on), over candidates written straight into its database."""
+"""Client.export_leaderboard, ``prunesearch leaderboard JOB --format csv|json`` and
+Client.compare against a live server (auth on), over rows written straight into its
+database."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
+from service.api import compare_schemas
 from service.cli import app
-from service.client import Client, NotFound
+from service.client import (
+    BestCompared,
+    Client,
+    ComparedJob,
+    Comparison,
+    NotFound,
+    ValidationFailed,
+)
 from service.db import Database
 from service.models import JobStatus
 from service.settings import get_settings
@@ -89,3 +99,34 @@ def test_cli_leaderboard_format_csv_and_json(served: tuple[LiveApi, str], tmp_pa
     missing = runner.invoke(app, ["leaderboard", "nope", "--format", "csv"], env=env)
     assert missing.exit_code == 2 and "nope" in missing.output
     get_settings.cache_clear()
+
+
+def test_compare_models_mirror_the_server_schemas() -> None:
+    pairs: list[tuple[type[BaseModel], type[BaseModel]]] = [
+        (Comparison, compare_schemas.CompareOut),
+        (ComparedJob, compare_schemas.ComparedJobOut),
+        (BestCompared, compare_schemas.BestComparedOut),
+    ]
+    for mine, theirs in pairs:
+        server_fields = set(theirs.model_fields) | set(theirs.model_computed_fields)
+        assert set(mine.model_fields) == server_fields, mine.__name__
+
+
+def test_client_compares_two_jobs_and_raises_for_a_bad_list(served: tuple[LiveApi, str]) -> None:
+    live, job_id = served
+    database = Database(live.database_url)
+    try:
+        with database.sessions() as session:
+            other = make_job(session, OWNER, status=JobStatus.RUNNING, name="other").id
+    finally:
+        database.dispose()
+    with Client(live.url, live.token) as client:
+        found = client.compare([other, job_id])
+        with pytest.raises(ValidationFailed) as too_few:
+            client.compare([job_id])
+        with pytest.raises(NotFound):
+            client.compare([job_id, "nope"])
+    assert [job.id for job in found.jobs] == [other, job_id]
+    assert found.jobs[1].baselines["uniform"] is not None
+    assert found.jobs[1].baselines["uniform"].number == 0
+    assert too_few.value.field == "jobs"
