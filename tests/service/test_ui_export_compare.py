@@ -16,10 +16,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from service.client import Client
 from service.db import Database
 from service.models import JobStatus
 from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job
-from tests.service.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _require_browser
+from tests.service.test_ui_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TINY_SPEC,
+    WAIT_MS,
+    _require_browser,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -114,3 +121,83 @@ def test_export_csv_button_downloads_every_row_with_the_page_filters(
     assert [item["number"] for item in body["items"]] == _ranked(live, big_job, feasible="true")[
         :1000
     ]
+
+
+@pytest.fixture(scope="module")
+def two_real_jobs(live: LiveApi) -> list[str]:
+    # Two tiny real searches (different models), run by the embedded executor.
+    second = {
+        **TINY_SPEC,
+        "name": "ui-tiny-mlp",
+        "model": {"zoo": "mlp", "kwargs": {"hidden": [32, 16]}, "pretrain_epochs": 6},
+    }
+    with Client(live.url, live.token) as client:
+        submitted = [client.submit({**TINY_SPEC, "name": "ui-tiny-cnn"}), client.submit(second)]
+        done = [client.wait(job.id, poll_s=0.5, timeout=900) for job in submitted]
+    assert [job.status for job in done] == ["succeeded", "succeeded"], [j.error for j in done]
+    return [job.id for job in done]
+
+
+def test_compare_two_real_jobs_from_the_jobs_list(
+    page: Page, live: LiveApi, two_real_jobs: list[str]
+) -> None:
+    cnn, mlp = two_real_jobs
+    page.goto(f"{live.url}/ui")
+    link = page.locator("[data-testid=compare-link]")
+    page.locator(f"[data-job-id='{cnn}'] [data-testid=job-pick]").check()
+    assert link.get_attribute("aria-disabled") == "true"  # one job is not a comparison
+    page.locator(f"[data-job-id='{mlp}'] [data-testid=job-pick]").check()
+    assert link.get_attribute("aria-disabled") == "false"
+    link.click()
+    page.wait_for_url(f"**/ui/compare?jobs={cnn},{mlp}")
+    page.wait_for_function(
+        "() => Number(document.getElementById('compare-chart').dataset.points || 0) > 0"
+    )
+    compared = live.get("/v1/compare", jobs=f"{cnn},{mlp}")["jobs"]
+    assert [job["model"] for job in compared] == ["small_cnn", "mlp"]
+    for job in compared:
+        assert job["front_fidelity"] == "final" and job["front"], job["name"]
+        assert job["best"]["final"] and job["best"]["layers"]
+    # One colour per job on one plot: each job's front, baselines and best.
+    sets = page.eval_on_selector(
+        "#compare-chart",
+        "c => Chart.getChart(c).data.datasets.map(s => [s.label, s.data.length, s.borderColor])",
+    )
+    fronts = [s for s in sets if s[0].endswith("(final)")]
+    assert [s[0] for s in fronts] == ["ui-tiny-cnn (final)", "ui-tiny-mlp (final)"]
+    assert fronts[0][2] != fronts[1][2] and all(s[1] > 0 for s in fronts)
+    assert [s[1] for s in sets if s[0].endswith(" best")] == [1, 1]
+    headers = page.eval_on_selector_all(
+        "[data-testid=compare-job]", "ths => ths.map(th => th.dataset.jobId)"
+    )
+    assert headers == [cnn, mlp]
+    layers = page.locator("[data-testid=compare-layer]")
+    # One row per layer name of either model (a name both share is one row, two cells).
+    names = {layer["name"] for job in compared for layer in job["best"]["layers"]}
+    assert layers.count() == len(names)
+    first = compared[0]["best"]["layers"][0]
+    row = page.locator(f"[data-testid=compare-layer][data-layer='{first['name']}']")
+    assert f"{first['kept']} / {first['original']}" in row.inner_text()
+
+    # Deep link: the axis goes into the address and survives a reload.
+    page.click("label:has(#axis-absolute)")
+    page.wait_for_function("() => window.location.search.includes('axis=absolute')")
+    page.reload()
+    page.wait_for_function(
+        "() => Number(document.getElementById('compare-chart').dataset.points || 0) > 0"
+    )
+    assert page.is_checked("#axis-absolute")
+    title = page.eval_on_selector(
+        "#compare-chart", "c => Chart.getChart(c).options.scales.x.title.text"
+    )
+    assert title.startswith("MACs (multiply")
+
+
+def test_compare_page_shows_the_api_refusal(page: Page, live: LiveApi, big_job: str) -> None:
+    page.goto(f"{live.url}/ui/compare?jobs={big_job},no-such-job")
+    error = page.locator("[data-testid=compare-error]")
+    error.wait_for()
+    assert "no-such-job" in error.inner_text()
+    page.goto(f"{live.url}/ui/compare?jobs={big_job}")
+    page.wait_for_selector("[data-testid=compare-error]:visible")
+    assert "two or more" in page.inner_text("[data-testid=compare-error]")
