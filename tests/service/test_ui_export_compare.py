@@ -1,4 +1,5 @@
-"""The job page's export buttons and the comparison page, in headless Chromium.
+"""The job page's export buttons, spec, events and actions, and the comparison page, in
+headless Chromium.
 
 Same set-up as test_ui_browser.py (live server, embedded execution, SQLite, auth on): a job
 with 10,000 candidates written straight into the database for the export, and two tiny
@@ -201,3 +202,84 @@ def test_compare_page_shows_the_api_refusal(page: Page, live: LiveApi, big_job: 
     page.goto(f"{live.url}/ui/compare?jobs={big_job}")
     page.wait_for_selector("[data-testid=compare-error]:visible")
     assert "two or more" in page.inner_text("[data-testid=compare-error]")
+
+
+def _job(live: LiveApi, status: JobStatus, name: str) -> str:
+    database = Database(live.database_url)
+    try:
+        with database.sessions() as session:
+            return make_job(session, OWNER, status=status, name=name, spec_data=TINY_SPEC).id
+    finally:
+        database.dispose()
+
+
+def test_spec_and_event_timeline_on_the_job_page(page: Page, live: LiveApi) -> None:
+    job_id = _job(live, JobStatus.SUCCEEDED, "with-events")
+    page.goto(f"{live.url}/ui/jobs/{job_id}")
+    page.wait_for_selector("[data-testid=job-event]")
+    spec = json.loads(page.inner_text("[data-testid=job-spec]"))
+    assert spec == live.get(f"/v1/jobs/{job_id}")["spec"]
+    statuses = page.eval_on_selector_all(
+        "[data-testid=job-event]", "items => items.map(li => li.dataset.status)"
+    )
+    assert statuses == ["queued", "running", "finalizing", "succeeded"]
+    assert "running → finalizing" in page.inner_text("[data-testid=job-events]")
+    assert page.is_hidden("[data-testid=cancel-job]")  # nothing to cancel once it is over
+
+
+def test_cancel_asks_first_then_cancels(page: Page, live: LiveApi) -> None:
+    job_id = _job(live, JobStatus.QUEUED, "to-cancel")
+    page.goto(f"{live.url}/ui/jobs/{job_id}")
+    page.click("[data-testid=cancel-job]")
+    page.wait_for_selector("[data-testid=cancel-form]:visible")
+    page.click("[data-testid=cancel-dismiss]")  # thought better of it: nothing happens
+    assert page.is_hidden("[data-testid=cancel-form]")
+    assert live.get(f"/v1/jobs/{job_id}")["status"] == "queued"
+
+    page.click("[data-testid=cancel-job]")
+    # Auth is on: the cookie only reads, so the change asks for the key.
+    page.click("[data-testid=cancel-confirm]")
+    page.wait_for_selector("[data-testid=cancel-error]:visible")
+    assert "Enter your API key" in page.inner_text("[data-testid=cancel-error]")
+    page.fill("#cancel-form [data-testid=action-key]", "ps_wrong-key")
+    page.click("[data-testid=cancel-confirm]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=cancel-error]').textContent.includes('invalid')"
+    )
+    assert page.is_visible("#content")  # a wrong key for one change does not sign out
+    page.fill("#cancel-form [data-testid=action-key]", live.token)
+    page.click("[data-testid=cancel-confirm]")
+    page.wait_for_selector("[data-testid=job-event][data-status=cancelled]")
+    assert live.get(f"/v1/jobs/{job_id}")["status"] == "cancelled"
+    assert page.is_hidden("[data-testid=cancel-job]")
+
+
+def test_run_again_submits_the_edited_spec_and_opens_the_new_job(page: Page, live: LiveApi) -> None:
+    job_id = _job(live, JobStatus.FAILED, "to-rerun")
+    page.goto(f"{live.url}/ui/jobs/{job_id}")
+    page.click("[data-testid=run-again]")
+    box = page.locator("[data-testid=rerun-spec]")
+    box.wait_for()
+    spec = json.loads(box.input_value())
+    assert spec == TINY_SPEC
+    page.fill("#rerun-form [data-testid=action-key]", live.token)
+
+    box.fill("{not json")
+    page.click("[data-testid=rerun-submit]")
+    page.wait_for_selector("[data-testid=rerun-error]:visible")
+    assert "not valid JSON" in page.inner_text("[data-testid=rerun-error]")
+
+    box.fill(json.dumps({**spec, "search": {**spec["search"], "bogus": 1}}))
+    page.click("[data-testid=rerun-submit]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=rerun-error]').textContent.includes('bogus')"
+    )
+
+    box.fill(json.dumps({**spec, "name": "rerun-edited"}))
+    page.click("[data-testid=rerun-submit]")
+    page.wait_for_url(lambda url: "/ui/jobs/" in url and job_id not in url)
+    page.wait_for_function(
+        "() => document.getElementById('job-name').textContent === 'rerun-edited'"
+    )
+    new_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
+    assert live.get(f"/v1/jobs/{new_id}")["spec"]["name"] == "rerun-edited"

@@ -8,6 +8,7 @@ import {
 import {
   drawHistory, drawImportance, drawLayers, drawPareto, latencyNote, markSelected,
 } from "./charts.js";
+import { renderActions } from "./job_actions.js";
 
 const POLL_MS = 2000;
 const IMPORTANCE_EVERY_MS = 15000; // importance is costly to compute: not on every poll
@@ -568,6 +569,7 @@ async function poll() {
   if (!state.running) return;
   state.job = job;
   renderHeader(job);
+  renderActions(job, { refresh: poll });
   const final = FINAL_STATUSES.has(job.status);
   const sig = signature(job);
   if (sig !== state.signature) {
