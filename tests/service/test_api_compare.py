@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
 from service.models import JobStatus
-from tests.service.factories import ApiEnv, add_candidates, api_env, candidate_row, make_job
+from tests.service.factories import (
+    ApiEnv,
+    add_candidates,
+    api_env,
+    candidate_row,
+    make_job,
+    postgres_database,
+)
 
 REFERENCE = {
     "params": 10_000,
@@ -23,10 +31,17 @@ REFERENCE = {
 }
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiEnv, list[str]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ApiEnv, list[str]]]:
+    # Both backends: PostgreSQL streams through a server-side cursor, SQLite does not.
     root = tmp_path_factory.mktemp("compare-api")
-    with api_env(f"sqlite:///{root / 'db.sqlite'}", root / "store") as built:
+    with ExitStack() as stack:
+        url = f"sqlite:///{root / 'db.sqlite'}"
+        if request.param == "postgresql":
+            url = stack.enter_context(postgres_database())
+        built = stack.enter_context(api_env(url, root / "store"))
         with built.session() as session:
             finished = make_job(
                 session,

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -14,16 +15,30 @@ import pytest
 from service.api.export import CANDIDATE_COLUMNS, POINT_COLUMNS
 from service.jobs import csv_chunks
 from service.models import JobStatus
-from tests.service.factories import ApiEnv, add_candidates, api_env, candidate_row, make_job
+from tests.service.factories import (
+    ApiEnv,
+    add_candidates,
+    api_env,
+    candidate_row,
+    make_job,
+    postgres_database,
+)
 
 N = 10_000
 ODD = 'conv "a", b\nc'  # a layer name with quotes, a comma and a newline
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiEnv, str, str]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ApiEnv, str, str]]:
+    # Both backends: PostgreSQL streams through a server-side cursor, SQLite does not.
     root = tmp_path_factory.mktemp("export-api")
-    with api_env(f"sqlite:///{root / 'db.sqlite'}", root / "store") as built:
+    with ExitStack() as stack:
+        url = f"sqlite:///{root / 'db.sqlite'}"
+        if request.param == "postgresql":
+            url = stack.enter_context(postgres_database())
+        built = stack.enter_context(api_env(url, root / "store"))
         with built.session() as session:
             big = make_job(
                 session, "alice", status=JobStatus.SUCCEEDED, name="big", trials_planned=N
