@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -26,8 +26,10 @@ from tests.service.test_ui_browser import (
     CHROMIUM_ARGS,
     TINY_SPEC,
     WAIT_MS,
+    _artifacts,
     _require_browser,
 )
+from tests.service.test_ui_job_page import _CONTRAST_JS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -180,6 +182,11 @@ def test_compare_two_real_jobs_from_the_jobs_list(
     row = page.locator(f"[data-testid=compare-layer][data-layer='{first['name']}']")
     assert f"{first['kept']} / {first['original']}" in row.inner_text()
 
+    ticks = page.eval_on_selector(
+        "#compare-chart", "c => Chart.getChart(c).scales.x.ticks.map(t => t.label)"
+    )
+    assert len(set(ticks)) == len(ticks), ticks  # no two ticks read alike
+
     # Deep link: the axis goes into the address and survives a reload.
     page.click("label:has(#axis-absolute)")
     page.wait_for_function("() => window.location.search.includes('axis=absolute')")
@@ -283,3 +290,40 @@ def test_run_again_submits_the_edited_spec_and_opens_the_new_job(page: Page, liv
     )
     new_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
     assert live.get(f"/v1/jobs/{new_id}")["spec"]["name"] == "rerun-edited"
+
+
+_COMPARE_TEXT = [
+    "#compare-title",
+    "#compare-names",
+    "#compare-table th",
+    "#compare-table td",
+    "#compare-table a",
+    ".note",
+    "details.data-table summary",
+]
+_ACTIONS_TEXT = ["#actions-title", "#job-spec", "[data-testid=job-event]", "#run-again"]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_new_text_has_contrast_in_both_schemes_and_fits_a_phone(
+    page: Page, live: LiveApi, two_real_jobs: list[str], scheme: Literal["light", "dark"]
+) -> None:
+    page.emulate_media(color_scheme=scheme)
+    page.goto(f"{live.url}/ui/compare?jobs={','.join(two_real_jobs)}")
+    page.wait_for_selector("[data-testid=compare-layer]")
+    low = [(s, r) for s, r in page.evaluate(_CONTRAST_JS, _COMPARE_TEXT) if r is None or r < 4.5]
+    assert not low, low
+    page.goto(f"{live.url}/ui/jobs/{two_real_jobs[0]}")
+    page.wait_for_selector("[data-testid=job-event]")
+    low = [(s, r) for s, r in page.evaluate(_CONTRAST_JS, _ACTIONS_TEXT) if r is None or r < 4.5]
+    assert not low, low
+
+    # At phone width the comparison table scrolls inside its card, not the whole page.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live.url}/ui/compare?jobs={','.join(two_real_jobs)}")
+    page.wait_for_selector("[data-testid=compare-layer]")
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1
+    page.screenshot(path=str(_artifacts() / f"ui-compare-phone-{scheme}.png"), full_page=True)

@@ -622,11 +622,12 @@ export function drawCompare(comparison, { axis = "relative" } = {}) {
         x: {
           type: "linear",
           title: { display: true, text: axis === "absolute" ? "MACs (multiply-accumulates per sample)" : "MACs, share of the job's unpruned model" },
-          ticks: { callback: (value) => fmtX(value) },
+          // Percent ticks with as many decimals as their step needs (never "38 %, 38 %").
+          ticks: { callback: axis === "absolute" ? (value) => fmtCount(value) : fmtPercentTick },
           grid: { color: COLORS.grid },
         },
         y: {
-          title: { display: true, text: "score at the front's stage (final: validation accuracy)" },
+          title: { display: true, text: "score (finals: val. accuracy)" },
           ticks: { callback: fmtPercentTick },
           grid: { color: COLORS.grid },
         },
