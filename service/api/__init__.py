@@ -5,7 +5,7 @@
 
 from fastapi import APIRouter
 
-from service.api import artifacts, health, insights, jobs, metrics
+from service.api import artifacts, compare, health, insights, jobs, metrics
 from service.api.errors import install_error_handler
 from service.api.schemas import error_responses
 
@@ -18,6 +18,7 @@ api_router = APIRouter(prefix=API_PREFIX, responses=error_responses(401, 403, 42
 api_router.include_router(artifacts.router)
 api_router.include_router(jobs.router)
 api_router.include_router(insights.router)
+api_router.include_router(compare.router)
 
 root_router = APIRouter(responses=error_responses(403, 500))
 root_router.include_router(health.router)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from service.api.deps import ImportanceCacheDep, OwnerDep, SessionDep, StoragesDep
+from service.api.deps import DatabaseDep, ImportanceCacheDep, OwnerDep, SessionDep, StoragesDep
+from service.api.export import CSV_RESPONSE, ExportFormat, points_csv
 from service.api.insights_schemas import (
     BudgetOut,
     CandidateDetailOut,
@@ -42,11 +43,20 @@ _ERRORS = error_responses(404)
 CandidateNumber = Annotated[int, Path(ge=0, le=INT32_MAX, description="the trial number")]
 
 
-@router.get("/{job_id}/points", response_model=PointsOut, responses=_ERRORS)
-def get_points(job_id: str, owner: OwnerDep, session: SessionDep) -> Response:
+@router.get("/{job_id}/points", response_model=PointsOut, responses={**CSV_RESPONSE, **_ERRORS})
+def get_points(
+    job_id: str,
+    owner: OwnerDep,
+    session: SessionDep,
+    database: DatabaseDep,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = "json",
+) -> Response:
     """Every candidate as a point to plot (by trial number), with the reference figures and
-    the budget in absolute units. One narrow query: fit for tens of thousands of candidates."""
+    the budget in absolute units. One narrow query: fit for tens of thousands of candidates.
+    ``format=csv``: the points alone, streamed as CSV (a header line, the same columns)."""
     job = get_owned(session, Job, job_id, owner)
+    if fmt == "csv":
+        return points_csv(database, job)
     options = job_options(job)
     objectives = list(options.objectives)
     budget = budget_figures(job)

@@ -9,7 +9,15 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from search import SearchSpec
 from service.api.body import INT64_MAX, StrictJsonRoute, refuse_unread_body
-from service.api.deps import ArtifactsDep, DispatcherDep, OwnerDep, SessionDep, SettingsDep
+from service.api.deps import (
+    ArtifactsDep,
+    DatabaseDep,
+    DispatcherDep,
+    OwnerDep,
+    SessionDep,
+    SettingsDep,
+)
+from service.api.export import CSV_RESPONSE, ExportFormat, leaderboard_csv
 from service.api.schemas import (
     BestOut,
     CandidateOut,
@@ -133,11 +141,16 @@ def cancel_job(job_id: str, owner: OwnerDep, session: SessionDep) -> JobOut:
     return JobOut.of(job)
 
 
-@router.get("/{job_id}/leaderboard", response_model=LeaderboardOut, responses=_ERRORS)
+@router.get(
+    "/{job_id}/leaderboard",
+    response_model=LeaderboardOut,
+    responses={**CSV_RESPONSE, **_ERRORS},
+)
 def get_leaderboard(
     job_id: str,
     owner: OwnerDep,
     session: SessionDep,
+    database: DatabaseDep,
     feasible: bool | None = None,
     kind: CandidateKind | None = None,
     pareto: bool | None = None,
@@ -146,13 +159,21 @@ def get_leaderboard(
     ] = None,
     sort: SortKey = "rank",
     order: Literal["asc", "desc"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="JSON: 50 when not given; CSV: every row")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
-) -> LeaderboardOut:
+    fmt: Annotated[ExportFormat, Query(alias="format")] = "json",
+) -> LeaderboardOut | Response:
     """Candidates best first (feasible and complete first, the furthest stage first, then
     the score of that stage), or sorted by ``sort``; filtered (``fidelity``: screen,
-    rung-k, final), paged, with the total."""
+    rung-k, final), paged, with the total. ``format=csv``: the same rows and columns as a
+    streamed CSV file (a header line; every matching row unless ``limit`` is given)."""
     job = get_owned(session, Job, job_id, owner)
+    if fmt == "csv":
+        query = LeaderboardQuery(feasible, kind, pareto, fidelity, sort, order, limit or 0, offset)
+        return leaderboard_csv(database, job, query)
+    limit = limit or 50
     query = LeaderboardQuery(feasible, kind, pareto, fidelity, sort, order, limit, offset)
     rows, total = leaderboard_page(session, job.id, query)
     return LeaderboardOut(

@@ -7,6 +7,7 @@ They talk to the server at ``PRUNESEARCH_URL`` with the key in ``PRUNESEARCH_API
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,9 +118,33 @@ def leaderboard(
         typer.Option("--kind", help="Only this kind of candidate.", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, metavar="N")] = 50,
+    fmt: Annotated[
+        Literal["table", "csv", "json"],
+        typer.Option(
+            "--format",
+            help="table: the first N, with the gains; csv or json: every matching candidate "
+            "(--limit ignored), to --out or stdout.",
+        ),
+    ] = "table",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="PATH", help="File for csv/json (default: stdout).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """A job's candidates, best first, with the baselines marked and the gains."""
     console = make_console()
+    if fmt != "table":
+        with client_errors(make_console(stderr=True)), Client.from_env() as client:
+            target = out if out is not None else sys.stdout.buffer
+            client.export_leaderboard(
+                job_id, path=target, format=fmt, feasible=feasible or None, kind=kind
+            )
+            sys.stdout.flush()
+        if out is not None:
+            make_console(stderr=True).print(Text(f"leaderboard of job {job_id} written to {out}"))
+        return
     with client_errors(make_console(stderr=True)), Client.from_env() as client:
         job = client.job(job_id)
         page = client.leaderboard(job_id, feasible=feasible or None, kind=kind, limit=limit)

@@ -31,7 +31,8 @@ Local failures before any request (an unreadable spec file, an unsafe bundle mem
 plain :class:`ClientError`.
 """
 
-from service.client._client import DEFAULT_URL, KEY_ENV, URL_ENV, Client, SpecLike
+from service.client._client import DEFAULT_URL, KEY_ENV, URL_ENV, Client, ExportFormat, SpecLike
+from service.client._compare import BestCompared, ComparedJob, Comparison
 from service.client._errors import (
     BudgetUnreachable,
     ClientError,
@@ -85,6 +86,7 @@ __all__ = [
     "URL_ENV",
     "ArtifactInfo",
     "BestInfo",
+    "BestCompared",
     "BudgetLimits",
     "BudgetUnreachable",
     "CandidateDetail",
@@ -92,6 +94,8 @@ __all__ = [
     "CandidateLayer",
     "Client",
     "ClientError",
+    "ComparedJob",
+    "Comparison",
     "Conflict",
     "Forbidden",
     "HTTPStatusError",
@@ -104,6 +108,7 @@ __all__ = [
     "JobStatus",
     "JobSummary",
     "LeaderboardPage",
+    "ExportFormat",
     "ModelFormat",
     "NotFound",
     "ParamImportance",

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, BinaryIO, Literal, Self, TypeVar
 
 import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from service.client._compare import Comparison
 from service.client._errors import (
     ClientError,
     RequestTimeout,
@@ -37,7 +39,7 @@ from service.client._models import (
     ModelFormat,
 )
 
-__all__ = ["DEFAULT_URL", "KEY_ENV", "URL_ENV", "Client", "SpecLike"]
+__all__ = ["DEFAULT_URL", "KEY_ENV", "URL_ENV", "Client", "ExportFormat", "SpecLike"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"  # where `prunesearch serve` listens by default
 URL_ENV = "PRUNESEARCH_URL"
@@ -46,6 +48,8 @@ KEY_ENV = "PRUNESEARCH_API_KEY"
 SpecLike = Mapping[str, Any] | BaseModel | str | os.PathLike[str]
 
 _M = TypeVar("_M", bound=BaseModel)
+ExportFormat = Literal["csv", "json"]
+_EXPORT_PAGE = 1000  # the API's largest page
 _CHUNK = 1024 * 1024
 _MEMBER_NAMES = {"onnx": "model.onnx", "safetensors": "model.safetensors"}
 # Polls of wait() that may fail in a row (a server restarting) before the error is raised.
@@ -216,6 +220,52 @@ class Client:
         response = self._request("GET", f"/v1/jobs/{job_id}/leaderboard", params=params)
         return _parse(LeaderboardPage, response)
 
+    def export_leaderboard(
+        self,
+        job_id: str,
+        *,
+        path: str | os.PathLike[str] | BinaryIO,
+        format: ExportFormat = "csv",
+        feasible: bool | None = None,
+        kind: CandidateKind | None = None,
+        pareto: bool | None = None,
+        sort: str = "rank",
+        order: str | None = None,
+    ) -> None:
+        """Write every candidate matching the filters, in the leaderboard's order, to
+        ``path`` (a file name, written atomically; or a binary file object such as
+        ``sys.stdout.buffer``). ``csv``: the server's streamed CSV (a header line, the JSON
+        items' columns); ``json``: a JSON array of the items, fetched 1000 at a time."""
+        params = _params(feasible=feasible, kind=kind, pareto=pareto, sort=sort, order=order)
+        route = f"/v1/jobs/{job_id}/leaderboard"
+
+        def write(out: BinaryIO) -> None:
+            if format == "csv":
+                self._stream(route, {**params, "format": "csv"}, out)
+            else:
+                self._write_json_items(route, params, out)
+
+        if isinstance(path, str | os.PathLike):
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(target, write)
+        else:
+            write(path)
+
+    def _write_json_items(self, route: str, params: Mapping[str, Any], out: BinaryIO) -> None:
+        # Page by page: never more than one page of items in memory.
+        out.write(b"[")
+        offset = 0
+        while True:
+            page = {**params, "limit": _EXPORT_PAGE, "offset": offset}
+            body = self._request("GET", route, params=page).json()
+            for item in body["items"]:
+                out.write((b",\n" if offset else b"\n") + json.dumps(item).encode())
+                offset += 1
+            if not body["items"] or offset >= body["total"]:
+                break
+        out.write(b"\n]\n")
+
     def best(self, job_id: str) -> BestInfo:
         """The best candidate (final once the job succeeded), its gains over the baselines."""
         return _parse(BestInfo, self._request("GET", f"/v1/jobs/{job_id}/best"))
@@ -238,6 +288,12 @@ class Client:
     def importance(self, job_id: str) -> Importance:
         """Parameter importances (fANOVA), or an empty list and the reason."""
         return _parse(Importance, self._request("GET", f"/v1/jobs/{job_id}/importance"))
+
+    def compare(self, job_ids: Sequence[str]) -> Comparison:
+        """Two to ten of your jobs side by side: each one's reference, budget, baselines,
+        Pareto front (and its stage) and best candidate with its kept channels per layer."""
+        params = {"jobs": ",".join(job_ids)}
+        return _parse(Comparison, self._request("GET", "/v1/compare", params=params))
 
     def download(
         self, job_id: str, dest: str | os.PathLike[str], *, format: ModelFormat = "bundle"

@@ -5,6 +5,14 @@
 >>> dispatcher, close = make_dispatcher(settings, database, artifacts)
 """
 
+from service.jobs._compare import (
+    MAX_COMPARED,
+    MIN_COMPARED,
+    compared_jobs,
+    job_ids,
+    model_label,
+    pareto_rows,
+)
 from service.jobs._downloads import (
     BUNDLE_MEMBERS,
     FORMATS,
@@ -13,6 +21,7 @@ from service.jobs._downloads import (
     available_formats,
     open_best_model,
 )
+from service.jobs._export import EXPORT_BATCH, csv_cell, csv_chunks, export_filename, stream_rows
 from service.jobs._insights import (
     BudgetFigures,
     LayerView,
@@ -21,6 +30,7 @@ from service.jobs._insights import (
     get_candidate,
     job_options,
     point_rows,
+    points_statement,
     reference_layers,
 )
 from service.jobs._leaderboard import (
@@ -31,6 +41,7 @@ from service.jobs._leaderboard import (
     best_candidate,
     leaderboard_page,
     list_jobs,
+    ordered_candidates,
 )
 from service.jobs._limits import COST_BOUNDS, Bound, check_cost
 from service.jobs._store import SqlJobStore
@@ -48,9 +59,12 @@ from service.jobs._wiring import make_dispatcher, make_store, worker_options
 
 __all__ = [
     "COST_BOUNDS",
+    "EXPORT_BATCH",
     "Bound",
     "BUNDLE_MEMBERS",
     "FORMATS",
+    "MAX_COMPARED",
+    "MIN_COMPARED",
     "NO_STUDY",
     "SORT_KEYS",
     "BestModel",
@@ -71,19 +85,29 @@ __all__ = [
     "best_candidate",
     "budget_figures",
     "check_cost",
+    "compared_jobs",
+    "csv_cell",
+    "csv_chunks",
+    "export_filename",
     "candidate_layers",
     "get_candidate",
     "job_history",
+    "job_ids",
     "job_importances",
     "job_options",
     "leaderboard_page",
     "list_jobs",
     "make_dispatcher",
     "make_store",
+    "model_label",
     "open_best_model",
+    "pareto_rows",
+    "ordered_candidates",
     "point_rows",
+    "points_statement",
     "reference_layers",
     "enqueue_job",
+    "stream_rows",
     "study_name",
     "submit_job",
     "worker_options",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from pruning import LayerInfo, kept_channels
@@ -31,6 +31,7 @@ __all__ = [
     "get_candidate",
     "job_options",
     "point_rows",
+    "points_statement",
     "reference_layers",
 ]
 
@@ -54,13 +55,17 @@ POINT_COLUMNS: tuple[str, ...] = (
 def point_rows(session: Session, job_id: str) -> Sequence[Any]:
     """Every candidate of ``job_id`` as a row of :data:`POINT_COLUMNS` and ``score`` (the
     leaderboard's), by trial number (one query over the ``(job_id, number)`` index)."""
+    return session.execute(points_statement(job_id)).all()
+
+
+def points_statement(job_id: str) -> Select[Any]:
+    """The SELECT of :func:`point_rows` (also streamed as CSV)."""
     columns = [getattr(Candidate, name) for name in POINT_COLUMNS]
-    statement = (
+    return (
         select(*columns, SCORE.label("score"))
         .where(Candidate.job_id == job_id)
         .order_by(Candidate.number)
     )
-    return session.execute(statement).all()
 
 
 def get_candidate(session: Session, job: Job, number: int) -> Candidate:

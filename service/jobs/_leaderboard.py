@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, get_args
 
-from sqlalchemy import Select, SQLColumnExpression, case, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, select
 from sqlalchemy.orm import Session
 
 from search import FIDELITIES, SCORE_FIELDS, fidelity_level
@@ -24,6 +24,7 @@ __all__ = [
     "best_candidate",
     "leaderboard_page",
     "list_jobs",
+    "ordered_candidates",
 ]
 
 T = TypeVar("T")
@@ -70,15 +71,7 @@ def leaderboard_page(
     session: Session, job_id: str, query: LeaderboardQuery
 ) -> tuple[list[Candidate], int]:
     """One page of ``job_id``'s candidates and the number matching the filters."""
-    conditions = [Candidate.job_id == job_id]
-    if query.feasible is not None:
-        conditions.append(Candidate.feasible.is_(query.feasible))
-    if query.kind is not None:
-        conditions.append(Candidate.kind == query.kind)
-    if query.pareto is not None:
-        conditions.append(Candidate.pareto.is_(query.pareto))
-    if query.fidelity is not None:
-        conditions.append(Candidate.fidelity == query.fidelity)
+    conditions = _conditions(job_id, query)
     total = session.scalar(select(func.count()).select_from(Candidate).where(*conditions)) or 0
     # Sort narrow rows (ids and keys), then load only the page's wide rows (ratios, timings).
     ids = select(Candidate.id).where(*conditions)
@@ -88,6 +81,26 @@ def leaderboard_page(
         row.id: row for row in session.scalars(select(Candidate).where(Candidate.id.in_(order)))
     }
     return [rows[row_id] for row_id in order], total
+
+
+def ordered_candidates(job_id: str, query: LeaderboardQuery) -> Select[Any]:
+    """Every candidate of ``job_id`` matching ``query``'s filters, in its order (no page
+    cut): for streaming exports, which read it with ``yield_per``."""
+    statement = select(Candidate).where(*_conditions(job_id, query))
+    return _ordered(statement, query.sort, query.order or _DEFAULT_ORDER.get(query.sort, "asc"))
+
+
+def _conditions(job_id: str, query: LeaderboardQuery) -> list[ColumnElement[bool]]:
+    conditions = [Candidate.job_id == job_id]
+    if query.feasible is not None:
+        conditions.append(Candidate.feasible.is_(query.feasible))
+    if query.kind is not None:
+        conditions.append(Candidate.kind == query.kind)
+    if query.pareto is not None:
+        conditions.append(Candidate.pareto.is_(query.pareto))
+    if query.fidelity is not None:
+        conditions.append(Candidate.fidelity == query.fidelity)
+    return conditions
 
 
 def _ordered(statement: Select[T], sort: str, order: Order) -> Select[T]:

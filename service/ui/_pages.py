@@ -57,6 +57,12 @@ def job_page(job_id: str) -> FileResponse:
     return _page("job.html")
 
 
+@router.get("/compare", response_class=FileResponse)
+def compare_page() -> FileResponse:
+    """Jobs compared; its script reads ``?jobs=a,b,...`` (and ``axis``) from the address."""
+    return _page("compare.html")
+
+
 @router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
 async def static_file(path: str, request: Request) -> Response:
     """The pages' scripts, styles and vendored libraries, shipped in this package."""

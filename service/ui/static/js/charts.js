@@ -562,3 +562,87 @@ export function drawImportance(importance) {
   });
   return chart;
 }
+
+// -- jobs compared (/ui/compare) --
+
+// One colour per job (up to the API's 10), told apart in light and dark schemes.
+export const JOB_COLORS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+
+/**
+ * Several jobs on one plot: each job's Pareto front (joined), its baselines (triangles) and
+ * its best candidate (a star), one colour per job. `axis` "relative": MACs as a share of the
+ * job's own unpruned model (jobs of different models side by side); "absolute": MACs.
+ */
+export function drawCompare(comparison, { axis = "relative" } = {}) {
+  const jobs = (comparison && comparison.jobs) || [];
+  const x = (job, macs) => {
+    if (macs === null || macs === undefined) return null;
+    if (axis === "absolute") return macs;
+    const ref = job.reference && job.reference.macs;
+    return ref ? macs / ref : null;
+  };
+  const fmtX = axis === "absolute" ? fmtCount : (v) => fmtPercent(v, 0);
+  const datasets = [];
+  const rows = [];
+  jobs.forEach((job, i) => {
+    const color = JOB_COLORS[i % JOB_COLORS.length];
+    const at = (c, what) => {
+      const px = x(job, c.macs);
+      if (px === null || c.score === null || c.score === undefined) return null;
+      rows.push([job.name, what, `#${c.number}`, c.fidelity, fmtPercent(c.score, 2), fmtX(px)]);
+      return { x: px, y: c.score, n: c.number, job: job.name, what, fidelity: c.fidelity };
+    };
+    const front = job.front.map((p) => at(p, "front")).filter(Boolean).sort((a, b) => a.x - b.x);
+    const baselines = Object.entries(job.baselines).filter(([, c]) => c).map(([kind, c]) => at(c, `${kind} baseline`)).filter(Boolean);
+    const best = job.best ? [at(job.best.candidate, "best")].filter(Boolean) : [];
+    const stage = job.front_fidelity ? ` (${job.front_fidelity})` : "";
+    datasets.push(
+      { type: "scatter", label: `${job.name}${stage}`, data: front, parsing: false, showLine: true, borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 4, pointHoverRadius: 6, job: i },
+      { type: "scatter", label: `${job.name} baselines`, data: baselines, parsing: false, pointStyle: "triangle", backgroundColor: color, borderColor: COLORS.card, borderWidth: 1, pointRadius: 8, pointHoverRadius: 10, job: i, legend: false },
+      { type: "scatter", label: `${job.name} best`, data: best, parsing: false, pointStyle: "star", backgroundColor: color, borderColor: color, borderWidth: 2.5, pointRadius: 12, pointHoverRadius: 14, job: i, legend: false },
+    );
+  });
+  setTable("compare-plot-table", ["job", "what", "trial", "stage", "score", axis === "absolute" ? "MACs" : "MACs (of unpruned)"], rows);
+  const canvas = document.getElementById("compare-chart");
+  const count = datasets.reduce((sum, set) => sum + set.data.length, 0);
+  canvas.dataset.points = String(count);
+  if (!count) {
+    message("compare-message", "None of these jobs has a scored candidate with a MAC count yet.");
+    removeChart("compare-chart");
+    return null;
+  }
+  message("compare-message", "");
+  return replaceChart("compare-chart", {
+    type: "scatter",
+    data: { datasets },
+    options: {
+      normalized: false,
+      interaction: { mode: "nearest", intersect: true },
+      scales: {
+        x: {
+          type: "linear",
+          title: { display: true, text: axis === "absolute" ? "MACs (multiply-accumulates per sample)" : "MACs, share of the job's unpruned model" },
+          // Percent ticks with as many decimals as their step needs (never "38 %, 38 %").
+          ticks: { callback: axis === "absolute" ? (value) => fmtCount(value) : fmtPercentTick },
+          grid: { color: COLORS.grid },
+        },
+        y: {
+          title: { display: true, text: "score (finals: val. accuracy)" },
+          ticks: { callback: fmtPercentTick },
+          grid: { color: COLORS.grid },
+        },
+      },
+      plugins: {
+        legend: {
+          position: "bottom",
+          labels: { filter: (item, chartData) => chartData.datasets[item.datasetIndex].legend !== false },
+        },
+        tooltip: {
+          callbacks: {
+            label: (ctx) => `${ctx.raw.job} · ${ctx.raw.what} #${ctx.raw.n} (${ctx.raw.fidelity}): ${fmtPercent(ctx.raw.y)} at ${fmtX(ctx.raw.x)}`,
+          },
+        },
+      },
+    },
+  });
+}

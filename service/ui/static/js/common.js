@@ -13,8 +13,10 @@ export class ApiError extends Error {
 let onAuthRequired = () => {};
 
 /** GET (or other method) a JSON resource of this server; throws ApiError on 4xx/5xx. */
-export async function api(path, { method = "GET", body } = {}) {
-  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+/** `headers` are added to the request; `keepSession`: a 401 is the caller's to show (a
+ * wrong key typed for one change), not a reason to sign the page out. */
+export async function api(path, { method = "GET", body, headers = {}, keepSession = false } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -29,7 +31,7 @@ export async function api(path, { method = "GET", body } = {}) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const detail = (data && data.detail) || `${response.status} ${response.statusText}`;
-    if (response.status === 401) onAuthRequired(detail);
+    if (response.status === 401 && !keepSession) onAuthRequired(detail);
     throw new ApiError(response.status, typeof detail === "string" ? detail : JSON.stringify(detail));
   }
   return data;

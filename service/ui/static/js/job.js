@@ -8,6 +8,7 @@ import {
 import {
   drawHistory, drawImportance, drawLayers, drawPareto, latencyNote, markSelected,
 } from "./charts.js";
+import { renderActions } from "./job_actions.js";
 
 const POLL_MS = 2000;
 const IMPORTANCE_EVERY_MS = 15000; // importance is costly to compute: not on every poll
@@ -383,6 +384,20 @@ function leaderboardRow(c) {
   el("td", { class: "muted", "data-label": "State" }, c.state));
 }
 
+// The export buttons carry the table's filters and order, not its page: CSV is every
+// matching row (streamed by the server), JSON the API's largest page.
+function exportLinks(params) {
+  const query = new URLSearchParams(params);
+  query.delete("limit");
+  query.delete("offset");
+  query.set("format", "csv");
+  $("#export-csv").href = `${base}/leaderboard?${query}`;
+  query.set("format", "json");
+  query.set("limit", "1000");
+  $("#export-json").href = `${base}/leaderboard?${query}`;
+  $("#export-json").setAttribute("download", `leaderboard-${jobId.slice(0, 8)}.json`);
+}
+
 async function refreshLeaderboard() {
   const lb = state.lb;
   const params = new URLSearchParams({ sort: lb.sort, limit: lb.limit, offset: lb.offset });
@@ -392,6 +407,7 @@ async function refreshLeaderboard() {
   if (lb.kind) params.set("kind", lb.kind);
   if (lb.fidelity) params.set("fidelity", lb.fidelity);
   saveQuery();
+  exportLinks(params);
   const page = await api(`${base}/leaderboard?${params}`);
   if (page.total > 0 && page.offset >= page.total) {
     lb.offset = Math.max(0, Math.floor((page.total - 1) / lb.limit) * lb.limit);
@@ -553,6 +569,7 @@ async function poll() {
   if (!state.running) return;
   state.job = job;
   renderHeader(job);
+  renderActions(job, { refresh: poll });
   const final = FINAL_STATUSES.has(job.status);
   const sig = signature(job);
   if (sig !== state.signature) {

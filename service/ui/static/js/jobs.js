@@ -15,13 +15,29 @@ const query = readQuery();
 const state = {
   offset: Math.max(0, (Number.parseInt(query.page, 10) || 1) - 1) * PAGE_SIZE,
   status: STATUSES.includes(query.status) ? query.status : "",
+  // Jobs ticked for comparison, kept across pages and refreshes (and in the address).
+  picked: new Set((query.compare || "").split(",").filter(Boolean)),
   timer: null,
   running: false,
   loaded: false,
 };
 
 function saveQuery() {
-  writeQuery({ status: state.status, page: state.offset / PAGE_SIZE + 1 }, { page: 1 });
+  writeQuery({ status: state.status, page: state.offset / PAGE_SIZE + 1, compare: [...state.picked].join(",") }, { page: 1 });
+}
+
+const MAX_COMPARED = 10; // the API's limit
+
+function updateCompare() {
+  const link = $("#compare-link");
+  const ids = [...state.picked];
+  const ready = ids.length >= 2 && ids.length <= MAX_COMPARED;
+  link.setAttribute("aria-disabled", String(!ready));
+  link.textContent = ids.length ? `Compare (${ids.length})` : "Compare";
+  if (ready) link.href = `/ui/compare?jobs=${ids.map(encodeURIComponent).join(",")}`;
+  else link.removeAttribute("href");
+  link.title = ready ? "the ticked jobs side by side"
+    : ids.length > MAX_COMPARED ? `at most ${MAX_COMPARED} jobs at once` : "tick two or more jobs (up to 10) to compare them";
 }
 
 function jobRow(job) {
@@ -29,9 +45,18 @@ function jobRow(job) {
   const done = progress.trials_done;
   const planned = progress.trials_planned;
   const failed = progress.trials_failed ? ` · ${progress.trials_failed} failed` : "";
+  const pick = el("input", { type: "checkbox", "data-testid": "job-pick", "aria-label": `compare ${job.name}` });
+  pick.checked = state.picked.has(job.id);
+  pick.addEventListener("change", () => {
+    if (pick.checked) state.picked.add(job.id);
+    else state.picked.delete(job.id);
+    saveQuery();
+    updateCompare();
+  });
   return el(
     "tr",
     { "data-testid": "job-row", "data-job-id": job.id, "data-status": job.status },
+    el("td", { class: "pick", "data-label": "Compare" }, pick),
     el("td", {}, el("a", { href: `/ui/jobs/${encodeURIComponent(job.id)}`, "data-testid": "job-link" }, job.name),
       el("div", { class: "muted small mono" }, job.id.slice(0, 12))),
     el("td", { "data-label": "Status" }, statusBadge(job.status), job.cancel_requested && !FINAL_STATUSES.has(job.status)
@@ -92,6 +117,7 @@ async function load() {
 }
 
 $("#status-filter").value = state.status;
+updateCompare();
 
 $("#status-filter").addEventListener("change", (event) => {
   state.status = event.target.value;
