@@ -1,11 +1,15 @@
-"""Regenerates docs/images/job-page.png: the web page of a real finished job.
+"""Regenerates the README's pictures of the web page (docs/images/*.png) from real jobs.
 
-Runs a small search on this machine (a small CNN on scikit-learn's digits, 16 trials: under
-a minute on two cores) on a live server (embedded execution, SQLite in a scratch folder,
-auth on), signs in through the page's form in headless Chromium and photographs the job
-page. Needs Debian's chromium and the playwright package (``bash .ci/setup``)::
+Runs two small searches on this machine (a small CNN on scikit-learn's digits, 16 and 12
+trials at two MACs budgets: a minute or two on two cores) on a live server (embedded
+execution, SQLite in a scratch folder, auth on), signs in through the page's form in
+headless Chromium and photographs: the first job's page (``job-page.png``), its per-layer
+views (``job-layers.png``: sensitivity curves and the top candidates' keep ratios), the two
+jobs compared (``compare.png``) and the job page at phone width (``job-page-phone.png``).
+Each picture is a screen's worth, kept under 300 KB. Needs Debian's chromium and the
+playwright package (``bash .ci/setup``)::
 
-    python docs/screenshot.py [--out docs/images/job-page.png]
+    python docs/screenshot.py [--out docs/images]
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, ViewportSize, sync_playwright
 
 from service.app import create_app
 from service.auth import create_key
@@ -34,6 +38,13 @@ SPEC: dict[str, Any] = {
     "search": {"n_trials": 16, "seed": 0},
     "finetune": {"rung_candidates": 4, "rungs": 1, "rung_steps": 10, "final_epochs": 2},
 }
+# The job compared with SPEC's: the same model under a looser budget.
+SECOND: dict[str, Any] = {
+    **SPEC,
+    "name": "digits-small-cnn-macs50",
+    "budget": {"max_macs": 0.5},
+    "search": {"n_trials": 12, "seed": 1},
+}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -43,12 +54,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-OUT = Path(__file__).resolve().parent / "images" / "job-page.png"
+OUT = Path(__file__).resolve().parent / "images"
+MAX_BYTES = 300_000  # per picture: the README stays light
+DESKTOP: ViewportSize = {"width": 1280, "height": 1000}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=OUT, help="the folder of the pictures")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prunesearch-screenshot-") as scratch:
@@ -62,31 +76,69 @@ def main() -> None:
         settings = Settings(database_url=url, artifact_dir=folder / "store", broker_url=None)
         with serve_in_thread(create_app(settings)) as base_url:
             with Client(base_url, token) as client:
-                job = client.wait(client.submit(SPEC).id, poll_s=1, timeout=1800)
-            print(f"job {job.id}: {job.status}")
-            png = _photograph(base_url, token, job.id, args.chromium)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(png)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+                ids = [client.submit(spec).id for spec in (SPEC, SECOND)]
+                for job_id in ids:
+                    job = client.wait(job_id, poll_s=1, timeout=1800)
+                    print(f"job {job.id}: {job.status}")
+            pictures = _photograph(base_url, token, ids, args.chromium)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, png in pictures.items():
+        path = args.out / name
+        path.write_bytes(png)
+        print(f"wrote {path} ({len(png) // 1024} KiB)")
+        if len(png) > MAX_BYTES:
+            raise SystemExit(f"{path} is over {MAX_BYTES // 1000} KB: photograph less of it")
 
 
-def _photograph(base_url: str, token: str, job_id: str, chromium: str) -> bytes:
+def _open_job(page: Page, job_id: str) -> None:
+    """The job's page from the jobs list, once its plots, per-layer views and tables drew."""
+    page.goto(page.url.split("/ui")[0] + "/ui")
+    page.click(f"[data-job-id='{job_id}'] [data-testid=job-link]")
+    page.wait_for_selector("[data-testid=leaderboard-row]")
+    page.wait_for_function("() => document.getElementById('layers-chart').dataset.number")
+    page.wait_for_function(
+        "() => Chart.getChart('importance-chart') "
+        "|| !document.getElementById('importance-message').hidden"
+    )
+    page.wait_for_function(
+        "() => document.getElementById('sensitivity-chart').dataset.groups "
+        "|| !document.getElementById('sensitivity-message').hidden"
+    )
+    page.wait_for_selector("[data-testid=heatmap] table, [data-testid=heatmap] p")
+
+
+def _photograph(base_url: str, token: str, ids: list[str], chromium: str) -> dict[str, bytes]:
+    pictures = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{base_url}/ui")
-        page.fill("#api-key", token)
-        page.click("#signin-submit")
-        page.click(f"[data-job-id='{job_id}'] [data-testid=job-link]")
-        page.wait_for_selector("[data-testid=leaderboard-row]")
-        page.wait_for_function("() => document.getElementById('layers-chart').dataset.number")
-        page.wait_for_function(
-            "() => Chart.getChart('importance-chart') "
-            "|| !document.getElementById('importance-message').hidden"
-        )
-        png = page.screenshot(full_page=True)
+        for viewport, phone in ((DESKTOP, False), (PHONE, True)):
+            page = browser.new_page(viewport=viewport)
+            page.goto(f"{base_url}/ui")
+            page.fill("#api-key", token)
+            page.click("#signin-submit")
+            page.wait_for_selector(f"[data-job-id='{ids[0]}']")
+            _open_job(page, ids[0])
+            if phone:
+                pictures["job-page-phone.png"] = page.screenshot()
+                continue
+            pictures["job-page.png"] = page.screenshot()
+            top = page.locator("#sensitivity-card").bounding_box()
+            bottom = page.locator("#heatmap-card").bounding_box()
+            assert top is not None and bottom is not None
+            clip = {
+                "x": 0,
+                "y": top["y"] - 8,
+                "width": viewport["width"],
+                "height": bottom["y"] + bottom["height"] - top["y"] + 16,
+            }
+            pictures["job-layers.png"] = page.screenshot(full_page=True, clip=clip)  # type: ignore[arg-type]
+            page.goto(f"{base_url}/ui/compare?jobs={','.join(ids)}")
+            page.wait_for_selector("#compare-body tr")
+            page.wait_for_function("() => Chart.getChart('compare-chart')")
+            pictures["compare.png"] = page.screenshot(full_page=True)
+            page.close()
         browser.close()
-    return png
+    return pictures
 
 
 if __name__ == "__main__":

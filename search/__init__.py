@@ -31,6 +31,7 @@ from search.insights import (
     objective_direction,
     optimization_history,
     param_importances,
+    stored_sensitivity,
     usable_trials,
 )
 from search.preparation import Prepared, Reference, prepare
@@ -85,6 +86,7 @@ __all__ = [
     "rank_key",
     "run_search",
     "score",
+    "stored_sensitivity",
     "usable_trials",
     "validate",
 ]

@@ -1,8 +1,8 @@
-"""/v1/jobs/{id}/points, /candidates/{number}, /history, /importance: what the job's web
-page plots (every candidate as a point, one candidate's layers, the study's history and
-parameter importances). Owner-scoped like every /v1/jobs route; the response models are in
-:mod:`service.api.insights_schemas`, the study storages and the importance cache are the
-app's (made by its lifespan)."""
+"""/v1/jobs/{id}/points, /candidates/{number}, /history, /importance, /sensitivity: what the
+job's web page plots (every candidate as a point, one candidate's layers, the study's
+history, parameter importances and sensitivity curves). Owner-scoped like every /v1/jobs
+route; the response models are in :mod:`service.api.insights_schemas`, the study storages
+and the importance cache are the app's (made by its lifespan)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from service.api.insights_schemas import (
     ParamImportanceOut,
     PointsOut,
     ReferenceOut,
+    SensitivityOut,
 )
 from service.api.schemas import INT32_MAX, error_responses
 from service.jobs import (
@@ -31,6 +32,7 @@ from service.jobs import (
     job_history,
     job_importances,
     job_options,
+    job_sensitivity,
     point_rows,
     reference_layers,
 )
@@ -133,3 +135,14 @@ def get_importance(
         trials_used=found.trials_used,
         message=found.message,
     )
+
+
+@router.get("/{job_id}/sensitivity", response_model=SensitivityOut, responses=_ERRORS)
+def get_sensitivity(
+    job_id: str, owner: OwnerDep, session: SessionDep, storages: StoragesDep
+) -> SensitivityOut:
+    """Accuracy against keep ratio per prunable group, each pruned alone (measured once, when
+    the job is prepared; the ``sensitivity`` baseline is built from it). Not an error while
+    not measured: 200 with no groups and a ``message`` saying why, like /importance."""
+    job = get_owned(session, Job, job_id, owner)
+    return SensitivityOut.model_validate(job_sensitivity(storages, job))

@@ -1,5 +1,5 @@
 """Response models of the insights routes (/v1/jobs/{id}/points, /candidates/{number},
-/history, /importance): what the job's web page plots."""
+/history, /importance, /sensitivity): what the job's web page plots."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ __all__ = [
     "PointOut",
     "PointsOut",
     "ReferenceOut",
+    "SensitivityGroupOut",
+    "SensitivityOut",
 ]
 
 Objective = Literal["accuracy", "macs", "params", "latency"]
@@ -152,3 +154,33 @@ class CandidateDetailOut(CandidateOut):
     ) -> CandidateDetailOut:
         row = CandidateOut.model_validate(candidate).model_dump(exclude={"score"})
         return cls(**row, granularity=granularity, layers=layers)
+
+
+class SensitivityGroupOut(BaseModel):
+    """One prunable group pruned alone (its other groups whole), BatchNorm recalibrated."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str = Field(description="the group's root layer")
+    accuracy: list[float] = Field(
+        description="search-split accuracy at each of keep_ratios (the first: unpruned)"
+    )
+    mean_drop: float = Field(description="mean accuracy lost over the pruned keep ratios")
+
+
+class SensitivityOut(BaseModel):
+    """The sensitivity curves the search measured once, when the job was prepared."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    reference_accuracy: float | None = Field(
+        description="the unpruned model's search-split accuracy; None while not measured"
+    )
+    keep_ratios: list[float] = Field(description="fractions of channels kept, 1.0 first")
+    groups: list[SensitivityGroupOut] = Field(
+        description="every prunable group, most sensitive (largest mean_drop) first"
+    )
+    message: str | None = Field(
+        description="why ``groups`` is empty (no study yet, not measured yet, or a "
+        "granularity that measures none), else None"
+    )

@@ -50,9 +50,12 @@ from service.jobs._studies import (
     History,
     ImportanceCache,
     Importances,
+    Sensitivity,
+    SensitivityGroup,
     StudyStorages,
     job_history,
     job_importances,
+    job_sensitivity,
 )
 from service.jobs._submit import QueueUnavailable, Submission, enqueue_job, study_name, submit_job
 from service.jobs._wiring import make_dispatcher, make_store, worker_options
@@ -73,6 +76,8 @@ __all__ = [
     "History",
     "ImportanceCache",
     "Importances",
+    "Sensitivity",
+    "SensitivityGroup",
     "LayerView",
     "LeaderboardQuery",
     "QueueUnavailable",
@@ -94,6 +99,7 @@ __all__ = [
     "job_history",
     "job_ids",
     "job_importances",
+    "job_sensitivity",
     "job_options",
     "leaderboard_page",
     "list_jobs",

@@ -9,7 +9,9 @@ between requests (the app keeps one and closes it at shutdown). fANOVA is not ch
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import optuna
 from cachetools import LRUCache
@@ -22,8 +24,10 @@ from search import (
     objective_direction,
     optimization_history,
     param_importances,
+    stored_sensitivity,
     usable_trials,
 )
+from service.jobs._insights import job_options
 from service.models import Job
 from service.settings import normalize_database_url
 
@@ -32,9 +36,12 @@ __all__ = [
     "History",
     "ImportanceCache",
     "Importances",
+    "Sensitivity",
+    "SensitivityGroup",
     "StudyStorages",
     "job_history",
     "job_importances",
+    "job_sensitivity",
 ]
 
 NO_STUDY = "the job's study does not exist yet: it starts when the job is prepared"
@@ -142,3 +149,58 @@ def job_importances(
         result = Importances(params=params, trials_used=len(usable_trials(study)))
     cache.put(key, result)
     return result
+
+
+@dataclass(frozen=True)
+class SensitivityGroup:
+    """One prunable group (named by its root layer) pruned alone: accuracy at each keep
+    ratio of :attr:`Sensitivity.keep_ratios`, and the mean drop over the pruned ones."""
+
+    name: str
+    accuracy: list[float]
+    mean_drop: float
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The study's sensitivity curves, most sensitive group first; empty with ``message``
+    saying why (not measured yet, or a granularity that measures none)."""
+
+    reference_accuracy: float | None
+    keep_ratios: list[float] = field(default_factory=list)
+    groups: list[SensitivityGroup] = field(default_factory=list)
+    message: str | None = None
+
+
+NOT_MEASURED = "sensitivity is not measured yet: the job measures it once, when it is prepared"
+NOT_CHANNEL = "only channel granularity measures sensitivity (this job prunes unstructured)"
+
+
+def job_sensitivity(storages: StudyStorages, job: Job) -> Sensitivity:
+    """The curves ``job``'s search measured (its result's copy once it finished, else the
+    study's): accuracy against keep ratio per group, the unpruned model's first."""
+    if job_options(job).granularity != "channel":
+        return Sensitivity(reference_accuracy=None, message=NOT_CHANNEL)
+    stored = (job.result or {}).get("sensitivity")
+    if not isinstance(stored, Mapping):
+        study = storages.load(job)
+        if study is None:
+            return Sensitivity(reference_accuracy=None, message=NO_STUDY)
+        stored = stored_sensitivity(study)
+        if stored is None:
+            return Sensitivity(reference_accuracy=None, message=NOT_MEASURED)
+    return _curves(stored)
+
+
+def _curves(stored: Mapping[str, Any]) -> Sensitivity:
+    reference = float(stored["reference_accuracy"])
+    # Stored as prune ratios and accuracy drops; shown as keep ratios and accuracies.
+    keeps = [1.0, *(round(1.0 - float(r), 6) for r in stored["ratios"])]
+    groups = []
+    for name, drops in dict(stored["groups"]).items():
+        values = [float(d) for d in drops]
+        accuracy = [reference, *(reference - d for d in values)]
+        mean = sum(values) / len(values) if values else 0.0
+        groups.append(SensitivityGroup(name=str(name), accuracy=accuracy, mean_drop=mean))
+    groups.sort(key=lambda g: -g.mean_drop)  # stable: model order among equals
+    return Sensitivity(reference_accuracy=reference, keep_ratios=keeps, groups=groups)

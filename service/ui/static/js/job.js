@@ -9,6 +9,7 @@ import {
   drawHistory, drawImportance, drawLayers, drawPareto, latencyNote, markSelected,
 } from "./charts.js";
 import { renderActions } from "./job_actions.js";
+import { refreshLayerViews } from "./layers.js";
 
 const POLL_MS = 2000;
 const IMPORTANCE_EVERY_MS = 15000; // importance is costly to compute: not on every poll
@@ -526,6 +527,7 @@ async function refreshData(job, { importance }) {
   });
   const tasks = [refreshPoints(), refreshLeaderboard(), bestTask.then(refreshHistory, refreshHistory), bestTask];
   if (importance) tasks.push(refreshImportance());
+  tasks.push(refreshLayerViews(base, job)); // after index 3: the reads below count on the order
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) showError(failed.reason);
