@@ -360,6 +360,65 @@ def test_best_and_its_downloads(env: ApiEnv, tmp_path: Path) -> None:
     assert "model.onnx" in onnx.json()["detail"] and "no onnx here" in onnx.json()["detail"]
 
 
+def _succeed_with_result(env: ApiEnv, owner: str, best_number: int) -> Job:
+    """A succeeded job whose result holds every gain (validation and test) and whose
+    finalists carry paired margins; the best is candidate ``best_number``."""
+    rows = [
+        candidate_row("", 0, kind="uniform", accuracy=0.80, test_accuracy=0.81, feasible=True),
+        candidate_row("", 1, kind="global", accuracy=0.82, test_accuracy=0.80, feasible=True),
+        candidate_row(
+            "",
+            2,
+            kind="sensitivity",
+            accuracy=0.85,
+            test_accuracy=0.84,
+            feasible=True,
+            margin=0.0,
+            margin_se=0.0,
+        ),
+        candidate_row(
+            "", 3, accuracy=0.90, test_accuracy=0.89, feasible=True, margin=0.05, margin_se=0.01
+        ),
+    ]
+    with env.session() as session:
+        job = make_job(session, owner, status=JobStatus.FINALIZING)
+        add_candidates(session, [{**row, "job_id": job.id} for row in rows])
+    best = {k: v for k, v in rows[best_number].items() if k != "job_id"}
+    gains = {"uniform": 0, "global": 1, "sensitivity": 2}
+    result: dict[str, Any] = {"best": best}
+    for kind, number in gains.items():
+        for split, field in (("", "accuracy"), ("test_", "test_accuracy")):
+            result[f"{split}gain_over_{kind}"] = best[field] - rows[number][field]
+    SqlJobStore(env.database, env.artifacts()).succeed(job.id, result, None)
+    return job
+
+
+def test_best_reports_every_gain_on_both_splits_and_the_paired_margin(env: ApiEnv) -> None:
+    headers = env.key("honest")
+    job = _succeed_with_result(env, "honest", best_number=3)
+
+    best = env.client.get(f"/v1/jobs/{job.id}/best", headers=headers).json()
+
+    assert best["candidate"]["number"] == 3
+    assert best["gain_over_global"] == pytest.approx(0.08)
+    assert best["test_gain_over_uniform"] == pytest.approx(0.08)
+    assert best["test_gain_over_global"] == pytest.approx(0.09)
+    assert best["test_gain_over_sensitivity"] == pytest.approx(0.05)
+    assert (best["margin"], best["margin_se"]) == (pytest.approx(0.05), pytest.approx(0.01))
+    assert best["margin_ci95"] == [pytest.approx(0.05 - 0.0196), pytest.approx(0.05 + 0.0196)]
+
+
+def test_a_baseline_as_best_has_no_margin(env: ApiEnv) -> None:
+    headers = env.key("humble")
+    job = _succeed_with_result(env, "humble", best_number=2)
+
+    best = env.client.get(f"/v1/jobs/{job.id}/best", headers=headers).json()
+
+    assert best["candidate"]["kind"] == "sensitivity"
+    assert best["test_gain_over_sensitivity"] == 0.0
+    assert (best["margin"], best["margin_se"], best["margin_ci95"]) == (None, None, None)
+
+
 def test_best_before_there_is_one(env: ApiEnv) -> None:
     headers = env.key("early")
     with env.session() as session:

@@ -200,12 +200,24 @@ function gainStat(best, kind) {
   return node;
 }
 
-// The paired margin over the best baseline (same images) with its 95% interval.
-function marginStat(c) {
-  if (c.margin === null || c.margin === undefined) return null;
-  const half = c.margin_se === null || c.margin_se === undefined ? null : 1.96 * c.margin_se;
-  const interval = half === null ? "" : ` · 95% CI ${fmtSignedPoints(c.margin - half, 2)} to ${fmtSignedPoints(c.margin + half, 2)}`;
-  const node = stat("Paired margin (val)", el("span", {}, fmtMargin(c.margin, c.margin_se), el("span", { class: "small" }, interval)), "best-margin");
+// The paired margin over the best baseline (same images) with its 95% interval, as /best
+// reports it (margin_ci95); "none" when the best is a baseline.
+function marginStat(best) {
+  const c = best.candidate;
+  let value;
+  if (c.kind !== "search") {
+    value = el("span", {}, "none", el("span", { class: "small" }, ` · the best is the ${c.kind} baseline`));
+  } else {
+    // Older jobs' /best lacks the margin fields: the candidate's own then.
+    const fromBest = best.margin !== null && best.margin !== undefined;
+    const margin = fromBest ? best.margin : c.margin;
+    const se = fromBest ? best.margin_se : c.margin_se;
+    if (margin === null || margin === undefined) return null;
+    const ci = best.margin_ci95 || (se === null || se === undefined ? null : [margin - 1.96 * se, margin + 1.96 * se]);
+    const interval = ci ? ` · 95% CI ${fmtSignedPoints(ci[0], 2)} to ${fmtSignedPoints(ci[1], 2)}` : "";
+    value = el("span", {}, fmtMargin(margin, se), el("span", { class: "small" }, interval));
+  }
+  const node = stat("Paired margin (val)", value, "best-margin");
   node.title = "validation accuracy minus the best baseline's, paired on the same images; the interval is ±1.96 standard errors";
   return node;
 }
@@ -248,7 +260,7 @@ async function refreshBest(job) {
     stat("Params", el("span", {}, fmtCount(c.params), el("span", { class: "small" }, best.params_ratio !== null ? ` · ${fmtPercent(best.params_ratio, 0)}` : "")), "best-params"),
     stat("MACs", el("span", {}, fmtCount(c.macs), el("span", { class: "small" }, best.macs_ratio !== null ? ` · ${fmtPercent(best.macs_ratio, 0)}` : "")), "best-macs"),
     c.latency_ms !== null ? stat("Latency", fmtMs(c.latency_ms), "best-latency") : null,
-    best.final ? marginStat(c) : null,
+    best.final ? marginStat(best) : null,
     ...(best.final ? ["uniform", "global", "sensitivity"].map((kind) => gainStat(best, kind)) : []),
     ref.val_accuracy !== undefined && ref.val_accuracy !== null
       ? stat("Unpruned val · test", `${fmtPercent(ref.val_accuracy)} · ${fmtPercent(ref.test_accuracy)}`, "reference") : null,
