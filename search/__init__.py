@@ -27,10 +27,13 @@ from search.exceptions import (
     SpecError,
 )
 from search.insights import (
+    IMPORTANCE_EVALUATOR,
+    MIN_RANKABLE_TRIALS,
     HistoryPoint,
     objective_direction,
     optimization_history,
     param_importances,
+    ranking_warning,
     usable_trials,
 )
 from search.preparation import Prepared, Reference, prepare
@@ -54,6 +57,8 @@ __all__ = [
     "EpochEvent",
     "FieldProblem",
     "HistoryPoint",
+    "IMPORTANCE_EVALUATOR",
+    "MIN_RANKABLE_TRIALS",
     "ImportanceUnavailable",
     "Limits",
     "LogContextFilter",
@@ -83,6 +88,7 @@ __all__ = [
     "param_importances",
     "prepare",
     "rank_key",
+    "ranking_warning",
     "run_search",
     "score",
     "usable_trials",

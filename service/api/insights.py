@@ -123,13 +123,16 @@ def get_importance(
     storages: StoragesDep,
     cache: ImportanceCacheDep,
 ) -> ImportanceOut:
-    """How much each searched parameter explains the score (Optuna's fANOVA over the
-    complete trials, seeded; cached until more trials finish). Empty, with a message, while
-    the study has too few complete trials or does not exist yet."""
+    """How much each searched parameter matters for a good score: Optuna's PED-ANOVA over
+    the complete trials on the first objective, as the embedded optuna-dashboard computes it
+    (cached until more trials finish). Empty, with a message, while the study has too few
+    complete trials or does not exist yet; a warning while too few to rank."""
     job = get_owned(session, Job, job_id, owner)
     found = job_importances(storages, cache, job)
     return ImportanceOut(
         params=[ParamImportanceOut(name=k, importance=v) for k, v in found.params.items()],
         trials_used=found.trials_used,
         message=found.message,
+        warning=found.warning,
+        evaluator=found.evaluator,
     )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search import IMPORTANCE_EVALUATOR
 from service.api.schemas import CandidateOut
 from service.models import Candidate, CandidateKind
 
@@ -131,13 +132,24 @@ class HistoryOut(BaseModel):
 
 class ParamImportanceOut(BaseModel):
     name: str = Field(description="the Optuna parameter (keep:<group root>, criterion)")
-    importance: float = Field(description="share of the score's variance (fANOVA); sums to 1")
+    importance: float = Field(
+        description="normalized importance for a good score (PED-ANOVA); sums to 1"
+    )
 
 
 class ImportanceOut(BaseModel):
     params: list[ParamImportanceOut] = Field(description="most important first")
     trials_used: int = Field(description="complete trials the importances come from")
     message: str | None = Field(description="why ``params`` is empty, else None")
+    warning: str | None = Field(
+        default=None,
+        description="set when too few trials to rank (PED-ANOVA's top 10% is a single trial)",
+    )
+    evaluator: str = Field(
+        default=IMPORTANCE_EVALUATOR,
+        description="Optuna's evaluator, on the first objective over the complete trials: "
+        "the same as the embedded optuna-dashboard's",
+    )
 
 
 class CandidateDetailOut(CandidateOut):

@@ -286,7 +286,8 @@ class Client:
         return _parse(History, self._request("GET", f"/v1/jobs/{job_id}/history"))
 
     def importance(self, job_id: str) -> Importance:
-        """Parameter importances (fANOVA), or an empty list and the reason."""
+        """Parameter importances (PED-ANOVA, as the dashboard), or an empty list and the
+        reason; ``warning`` says when there are too few trials to rank."""
         return _parse(Importance, self._request("GET", f"/v1/jobs/{job_id}/importance"))
 
     def compare(self, job_ids: Sequence[str]) -> Comparison:

@@ -114,8 +114,11 @@ class ParamImportance(_Model):
 
 
 class Importance(_Model):
-    """fANOVA importances, most important first; empty with ``message`` saying why."""
+    """PED-ANOVA importances (as optuna-dashboard's), most important first; empty with
+    ``message`` saying why; ``warning`` when too few trials to rank."""
 
     params: list[ParamImportance] = Field(default_factory=list)
     trials_used: int
     message: str | None = None
+    warning: str | None = None
+    evaluator: str = "PED-ANOVA"

@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import optuna
 import pytest
+from optuna.distributions import BaseDistribution, FloatDistribution
+from optuna.trial import TrialState
 
 from service.db import Database
 from service.models import JobStatus, transition
@@ -53,6 +56,7 @@ class Jobs:
     far_reference: str  # ... far below: off the plot's scale
     cancelled: str  # cancelled while running, no candidate
     failed: str  # failed while running, with an error
+    few_trials: str  # a study of 6 complete trials: importance too few to rank
 
 
 def _baselines(job_id: str) -> list[dict[str, Any]]:
@@ -217,6 +221,28 @@ def _cancelled(session: Any) -> str:
     return job.id
 
 
+def _few_trials(session: Any, database_url: str) -> str:
+    """A finished job whose Optuna study (in the app's database, as search writes it) holds
+    six complete trials, the issue's case, and one failed one."""
+    job = make_job(session, OWNER, status=JobStatus.SUCCEEDED, name="six-trials")
+    study = optuna.create_study(
+        storage=database_url,
+        study_name=job.study_name,
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    space: dict[str, BaseDistribution] = {
+        name: FloatDistribution(0.05, 1.0) for name in ("keep:features.3", "keep:features.7")
+    }
+    for number in range(7):
+        trial = study.ask(space)
+        if number == 2:
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, 0.5 + 0.4 * float(trial.params["keep:features.7"]))
+    return job.id
+
+
 def _failed(session: Any) -> str:
     job = make_job(session, OWNER, status=JobStatus.RUNNING, name="broken")
     job.error = FAIL_MESSAGE
@@ -245,6 +271,7 @@ def jobs(live: LiveApi) -> Jobs:
                 far_reference=_low_reference(session, val_accuracy=0.5),
                 cancelled=_cancelled(session),
                 failed=_failed(session),
+                few_trials=_few_trials(session, live.database_url),
             )
     finally:
         database.dispose()
@@ -330,6 +357,31 @@ def test_a_best_that_is_a_baseline_gains_none_over_itself(pages: Pages, jobs: Jo
     assert _stat(page, "gain-global").startswith("+1.5 pt val")
     # No margin of a baseline over the best baseline: "none", as the CLI says.
     assert _stat(page, "best-margin").startswith("none"), _stat(page, "best-margin")
+
+
+# -- 4. parameter importance: the dashboard's, and a warning when too few trials --
+
+
+def test_importance_names_its_evaluator_and_warns_of_too_few_trials(
+    pages: Pages, jobs: Jobs, live: LiveApi
+) -> None:
+    page = pages.open(f"/ui/jobs/{jobs.few_trials}")
+    warning = page.wait_for_selector("[data-testid=importance-warning]", state="visible")
+    assert warning is not None
+    text = warning.inner_text()
+    assert "only 6 complete trials" in text and "too few to rank" in text, text
+    note = page.inner_text("#importance-note")
+    assert note == "PED-ANOVA (as the dashboard) · from 6 complete trials", note
+    # the bars in the REST's order, which is the dashboard's (tested on the API)
+    rest = live.get(f"/v1/jobs/{jobs.few_trials}/importance")
+    labels = _chart(page, "importance-chart", "chart.data.labels")
+    assert labels == [p["name"] for p in rest["params"]]
+
+
+def test_no_study_shows_no_importance_warning(pages: Pages, jobs: Jobs) -> None:
+    page = pages.open(f"/ui/jobs/{jobs.honest}")  # no study: a message, not a warning
+    page.wait_for_selector("#importance-message:not([hidden])")
+    assert page.is_hidden("[data-testid=importance-warning]")
 
 
 # -- 2. and 3. the y axis and what it plots --

@@ -512,8 +512,14 @@ async function refreshImportance() {
     chartError("#importance-message", failure);
     return;
   }
+  // The server computes what the embedded dashboard does (same evaluator, trials, target)
+  // and says when there are too few trials to read the order as a ranking.
+  const evaluator = importance.evaluator || "Optuna";
   $("#importance-note").textContent = importance.trials_used
-    ? `from ${importance.trials_used} trials${importance.trials_used < 20 ? " · too few to rank reliably" : ""}` : "";
+    ? `${evaluator} (as the dashboard) · from ${importance.trials_used} complete trials` : "";
+  const warning = $("#importance-warning");
+  warning.textContent = importance.warning ? `Not a ranking yet: ${importance.warning}.` : "";
+  warning.hidden = !importance.warning;
   drawImportance(importance);
 }
 
