@@ -31,6 +31,7 @@ from service.jobs import (
     job_history,
     job_importances,
     job_options,
+    no_weights_reason,
     point_rows,
     reference_layers,
 )
@@ -99,6 +100,7 @@ def get_candidate_detail(
         candidate,
         granularity=options.granularity,
         layers=[LayerOut.model_validate(layer) for layer in layers],
+        no_model_reason=no_weights_reason(job, number),
     )
 
 

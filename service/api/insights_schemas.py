@@ -157,10 +157,32 @@ class CandidateDetailOut(CandidateOut):
 
     granularity: str = Field(description="'channel' or 'unstructured' (the job's spec)")
     layers: list[LayerOut] = Field(description="every prunable layer, in model order")
+    model_url: str | None = Field(
+        default=None,
+        description="where its weights download (the best of a succeeded job only), else None",
+    )
+    no_model_reason: str | None = Field(
+        default=None,
+        description="why it has no weights to download (only the chosen model's are kept)",
+    )
 
     @classmethod
     def of(
-        cls, candidate: Candidate, *, granularity: str, layers: list[LayerOut]
+        cls,
+        candidate: Candidate,
+        *,
+        granularity: str,
+        layers: list[LayerOut],
+        no_model_reason: str | None = None,
     ) -> CandidateDetailOut:
         row = CandidateOut.model_validate(candidate).model_dump(exclude={"score"})
-        return cls(**row, granularity=granularity, layers=layers)
+        url = None
+        if no_model_reason is None:
+            url = f"/v1/jobs/{candidate.job_id}/candidates/{candidate.number}/model"
+        return cls(
+            **row,
+            granularity=granularity,
+            layers=layers,
+            model_url=url,
+            no_model_reason=no_model_reason,
+        )

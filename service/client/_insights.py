@@ -91,6 +91,8 @@ class CandidateDetail(CandidateInfo):
 
     granularity: str
     layers: list[CandidateLayer] = Field(default_factory=list)
+    model_url: str | None = None  # the best of a succeeded job only
+    no_model_reason: str | None = None  # why not: only the chosen model's weights are kept
 
 
 class TrialPoint(_Model):

@@ -360,6 +360,41 @@ def test_best_and_its_downloads(env: ApiEnv, tmp_path: Path) -> None:
     assert "model.onnx" in onnx.json()["detail"] and "no onnx here" in onnx.json()["detail"]
 
 
+def test_a_candidates_download_is_the_best_bundle_or_a_409_saying_why(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    headers = env.key("picker")
+    job = _succeed_with_bundle(env, "picker", tmp_path / "bundle")
+    with env.session() as session:
+        running = make_job(session, "picker", status=JobStatus.RUNNING)
+        add_candidates(session, [candidate_row(running.id, 0, feasible=True)])
+    base = f"/v1/jobs/{job.id}"
+
+    best = env.client.get(f"{base}/candidates/2/model", headers=headers)
+    weights = env.client.get(
+        f"{base}/candidates/2/model", headers=headers, params={"format": "safetensors"}
+    )
+    other = env.client.get(f"{base}/candidates/1/model", headers=headers)
+    unknown = env.client.get(f"{base}/candidates/99/model", headers=headers)
+    early = env.client.get(f"/v1/jobs/{running.id}/candidates/0/model", headers=headers)
+    details = {n: env.client.get(f"{base}/candidates/{n}", headers=headers) for n in (1, 2)}
+
+    assert best.status_code == 200
+    assert best.content == env.client.get(f"{base}/best/model", headers=headers).content
+    assert weights.content == (tmp_path / "bundle" / "model.safetensors").read_bytes()
+    assert other.status_code == 409
+    reason = other.json()["detail"]
+    assert "only the chosen model's weights are kept" in reason
+    assert "candidate #1" in reason and "#2" in reason and f"{base}/best/model" in reason
+    assert unknown.status_code == 404
+    assert early.status_code == 409 and "once the job succeeds" in early.json()["detail"]
+    # the candidate's read says the same, so a page can show it without asking for a 409
+    assert details[1].status_code == 200, details[1].text
+    assert (details[1].json()["model_url"], details[1].json()["no_model_reason"]) == (None, reason)
+    assert details[2].json()["model_url"] == f"{base}/candidates/2/model"
+    assert details[2].json()["no_model_reason"] is None
+
+
 def _succeed_with_result(env: ApiEnv, owner: str, best_number: int) -> Job:
     """A succeeded job whose result holds every gain (validation and test) and whose
     finalists carry paired margins; the best is candidate ``best_number``."""

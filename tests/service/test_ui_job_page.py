@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
@@ -20,7 +21,9 @@ import pytest
 from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.trial import TrialState
 
+from service.artifacts import ArtifactStore
 from service.db import Database
+from service.jobs import SqlJobStore
 from service.models import JobStatus, transition
 from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job, spec
 from tests.service.test_ui_browser import (
@@ -57,6 +60,7 @@ class Jobs:
     cancelled: str  # cancelled while running, no candidate
     failed: str  # failed while running, with an error
     few_trials: str  # a study of 6 complete trials: importance too few to rank
+    downloadable: str  # succeeded with its best's bundle stored
 
 
 def _baselines(job_id: str) -> list[dict[str, Any]]:
@@ -243,6 +247,20 @@ def _few_trials(session: Any, database_url: str) -> str:
     return job.id
 
 
+def _downloadable(session: Any, database: Database, artifacts: ArtifactStore, folder: Path) -> str:
+    """A succeeded job whose best (#3) has its bundle stored, as the finalize task leaves it."""
+    job = make_job(session, OWNER, status=JobStatus.FINALIZING, name="downloadable")
+    best = candidate_row(job.id, 3, accuracy=0.982, fidelity="final", feasible=True, margin=0.01)
+    add_candidates(session, [*_baselines(job.id), best])
+    folder.mkdir()
+    for name in ("model.safetensors", "policy.json", "report.json"):
+        (folder / name).write_text("{}")
+    store = SqlJobStore(database, artifacts)
+    result = {"best": {k: v for k, v in best.items() if k != "job_id"}}
+    store.succeed(job.id, result, store.store_bundle(job.id, folder))
+    return str(job.id)
+
+
 def _failed(session: Any) -> str:
     job = make_job(session, OWNER, status=JobStatus.RUNNING, name="broken")
     job.error = FAIL_MESSAGE
@@ -259,8 +277,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
 
 
 @pytest.fixture(scope="module")
-def jobs(live: LiveApi) -> Jobs:
+def jobs(live: LiveApi, tmp_path_factory: pytest.TempPathFactory) -> Jobs:
     database = Database(live.database_url)
+    # live_api keeps its artifacts beside its SQLite file
+    artifacts = ArtifactStore(Path(live.database_url.removeprefix("sqlite:///")).parent / "store")
+    bundle = tmp_path_factory.mktemp("bundle") / "best"
     try:
         with database.sessions() as session:
             return Jobs(
@@ -272,6 +293,7 @@ def jobs(live: LiveApi) -> Jobs:
                 cancelled=_cancelled(session),
                 failed=_failed(session),
                 few_trials=_few_trials(session, live.database_url),
+                downloadable=_downloadable(session, database, artifacts, bundle),
             )
     finally:
         database.dispose()
@@ -382,6 +404,27 @@ def test_no_study_shows_no_importance_warning(pages: Pages, jobs: Jobs) -> None:
     page = pages.open(f"/ui/jobs/{jobs.honest}")  # no study: a message, not a warning
     page.wait_for_selector("#importance-message:not([hidden])")
     assert page.is_hidden("[data-testid=importance-warning]")
+
+
+# -- Deliver 7: download any candidate that has weights, else the reason --
+
+
+def test_the_best_candidate_downloads_and_the_others_say_why_not(pages: Pages, jobs: Jobs) -> None:
+    page = pages.open(f"/ui/jobs/{jobs.downloadable}?candidate=3")
+    link = page.wait_for_selector("[data-testid=candidate-download]")
+    assert link is not None
+    href = link.get_attribute("href")
+    assert href == f"/v1/jobs/{jobs.downloadable}/candidates/3/model"
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.endswith("-bundle.zip")
+
+    page = pages.open(f"/ui/jobs/{jobs.downloadable}?candidate=1")
+    reason = page.wait_for_selector("[data-testid=candidate-no-download]")
+    assert reason is not None
+    text = reason.inner_text()
+    assert "only the chosen model's weights are kept" in text and "#3" in text, text
+    assert page.query_selector("[data-testid=candidate-download]") is None
 
 
 # -- 2. and 3. the y axis and what it plots --

@@ -336,9 +336,20 @@ async function select(number, byUser = false) {
     candidate.latency_ms !== null ? el("span", {}, "latency ", el("b", {}, fmtMs(candidate.latency_ms))) : null,
     el("span", {}, candidate.feasible ? "within budget" : el("b", { class: "error-text" }, "✕ over budget")),
     el("span", {}, `granularity ${candidate.granularity}`),
+    downloadNote(candidate),
   );
   drawLayers(candidate);
   $("#layers-chart").dataset.number = String(number);
+}
+
+// A Download link where the candidate has weights (the best of a succeeded job), else the
+// server's reason (only the chosen model's weights are kept).
+function downloadNote(candidate) {
+  if (candidate.model_url) {
+    return el("a", { class: "button-link", href: candidate.model_url, download: "", "data-testid": "candidate-download" }, "⤓ Download bundle");
+  }
+  if (!candidate.no_model_reason) return null;
+  return el("span", { class: "muted small", "data-testid": "candidate-no-download" }, `No download: ${candidate.no_model_reason}.`);
 }
 
 // -- leaderboard --
