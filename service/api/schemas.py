@@ -359,7 +359,7 @@ class BestOut(BaseModel):
 
 def _margin(best: CandidateOut) -> dict[str, Any]:
     """The best's paired margin over the best baseline with its 95% interval; none when the
-    best is a baseline (a margin over itself, or over a baseline it beat only unpaired)."""
+    best is a baseline (the search kept a baseline: there is no gain to put a margin on)."""
     if best.kind == CandidateKind.SEARCH and best.margin is not None:
         se = best.margin_se
         ci = None if se is None else (best.margin - Z95 * se, best.margin + Z95 * se)
