@@ -27,10 +27,13 @@ from search.exceptions import (
     SpecError,
 )
 from search.insights import (
+    IMPORTANCE_EVALUATOR,
+    MIN_RANKABLE_TRIALS,
     HistoryPoint,
     objective_direction,
     optimization_history,
     param_importances,
+    ranking_warning,
     stored_sensitivity,
     usable_trials,
 )
@@ -55,6 +58,8 @@ __all__ = [
     "EpochEvent",
     "FieldProblem",
     "HistoryPoint",
+    "IMPORTANCE_EVALUATOR",
+    "MIN_RANKABLE_TRIALS",
     "ImportanceUnavailable",
     "Limits",
     "LogContextFilter",
@@ -84,6 +89,7 @@ __all__ = [
     "param_importances",
     "prepare",
     "rank_key",
+    "ranking_warning",
     "run_search",
     "score",
     "stored_sensitivity",

@@ -33,6 +33,7 @@ from service.jobs import (
     job_importances,
     job_options,
     job_sensitivity,
+    no_weights_reason,
     point_rows,
     reference_layers,
 )
@@ -101,6 +102,7 @@ def get_candidate_detail(
         candidate,
         granularity=options.granularity,
         layers=[LayerOut.model_validate(layer) for layer in layers],
+        no_model_reason=no_weights_reason(job, number),
     )
 
 
@@ -125,15 +127,18 @@ def get_importance(
     storages: StoragesDep,
     cache: ImportanceCacheDep,
 ) -> ImportanceOut:
-    """How much each searched parameter explains the score (Optuna's fANOVA over the
-    complete trials, seeded; cached until more trials finish). Empty, with a message, while
-    the study has too few complete trials or does not exist yet."""
+    """How much each searched parameter matters for a good score: Optuna's PED-ANOVA over
+    the complete trials on the first objective, as the embedded optuna-dashboard computes it
+    (cached until more trials finish). Empty, with a message, while the study has too few
+    complete trials or does not exist yet; a warning while too few to rank."""
     job = get_owned(session, Job, job_id, owner)
     found = job_importances(storages, cache, job)
     return ImportanceOut(
         params=[ParamImportanceOut(name=k, importance=v) for k, v in found.params.items()],
         trials_used=found.trials_used,
         message=found.message,
+        warning=found.warning,
+        evaluator=found.evaluator,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search import IMPORTANCE_EVALUATOR
 from service.api.schemas import CandidateOut
 from service.models import Candidate, CandidateKind
 
@@ -133,13 +134,24 @@ class HistoryOut(BaseModel):
 
 class ParamImportanceOut(BaseModel):
     name: str = Field(description="the Optuna parameter (keep:<group root>, criterion)")
-    importance: float = Field(description="share of the score's variance (fANOVA); sums to 1")
+    importance: float = Field(
+        description="normalized importance for a good score (PED-ANOVA); sums to 1"
+    )
 
 
 class ImportanceOut(BaseModel):
     params: list[ParamImportanceOut] = Field(description="most important first")
     trials_used: int = Field(description="complete trials the importances come from")
     message: str | None = Field(description="why ``params`` is empty, else None")
+    warning: str | None = Field(
+        default=None,
+        description="set when too few trials to rank (PED-ANOVA's top 10% is a single trial)",
+    )
+    evaluator: str = Field(
+        default=IMPORTANCE_EVALUATOR,
+        description="Optuna's evaluator, on the first objective over the complete trials: "
+        "the same as the embedded optuna-dashboard's",
+    )
 
 
 class CandidateDetailOut(CandidateOut):
@@ -147,13 +159,35 @@ class CandidateDetailOut(CandidateOut):
 
     granularity: str = Field(description="'channel' or 'unstructured' (the job's spec)")
     layers: list[LayerOut] = Field(description="every prunable layer, in model order")
+    model_url: str | None = Field(
+        default=None,
+        description="where its weights download (the best of a succeeded job only), else None",
+    )
+    no_model_reason: str | None = Field(
+        default=None,
+        description="why it has no weights to download (only the chosen model's are kept)",
+    )
 
     @classmethod
     def of(
-        cls, candidate: Candidate, *, granularity: str, layers: list[LayerOut]
+        cls,
+        candidate: Candidate,
+        *,
+        granularity: str,
+        layers: list[LayerOut],
+        no_model_reason: str | None = None,
     ) -> CandidateDetailOut:
         row = CandidateOut.model_validate(candidate).model_dump(exclude={"score"})
-        return cls(**row, granularity=granularity, layers=layers)
+        url = None
+        if no_model_reason is None:
+            url = f"/v1/jobs/{candidate.job_id}/candidates/{candidate.number}/model"
+        return cls(
+            **row,
+            granularity=granularity,
+            layers=layers,
+            model_url=url,
+            no_model_reason=no_model_reason,
+        )
 
 
 class SensitivityGroupOut(BaseModel):

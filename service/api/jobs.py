@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
 from search import SearchSpec
@@ -19,6 +19,7 @@ from service.api.deps import (
 )
 from service.api.export import CSV_RESPONSE, ExportFormat, leaderboard_csv
 from service.api.schemas import (
+    INT32_MAX,
     BestOut,
     CandidateOut,
     JobOut,
@@ -36,9 +37,11 @@ from service.jobs import (
     baselines,
     best_candidate,
     enqueue_job,
+    get_candidate,
     leaderboard_page,
     list_jobs,
     open_best_model,
+    open_candidate_model,
     submit_job,
 )
 from service.models import CandidateKind, Job, JobStatus, get_owned, request_cancel
@@ -219,6 +222,35 @@ def get_best_model(
     """404 with the reason while the job has no best model, or its bundle lacks the format."""
     job = get_owned(session, Job, job_id, owner)
     model = open_best_model(job, artifacts, fmt)
+    if model.member is None:
+        return FileResponse(model.path, media_type=model.media_type, filename=model.filename)
+    headers = {"Content-Disposition": f'attachment; filename="{model.filename}"'}
+    return StreamingResponse(model.chunks(), media_type=model.media_type, headers=headers)
+
+
+@router.get(
+    "/{job_id}/candidates/{number}/model",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}, "application/octet-stream": {}}},
+        **error_responses(404, 409),
+    },
+    summary="Download a candidate's model: the best's bundle, or a 409 saying why not",
+)
+def get_candidate_model(
+    job_id: str,
+    number: Annotated[int, Path(ge=0, le=INT32_MAX, description="the trial number")],
+    owner: OwnerDep,
+    session: SessionDep,
+    artifacts: ArtifactsDep,
+    fmt: Annotated[Format, Query(alias="format")] = "bundle",
+) -> Response:
+    """Only the chosen model's weights are kept: the best candidate of a succeeded job
+    downloads as from /best/model; any other answers 409 with the reason (the same as
+    ``no_model_reason`` on /candidates/{number}); 404 for a number that is no candidate."""
+    job = get_owned(session, Job, job_id, owner)
+    get_candidate(session, job, number)  # 404 for an unknown number, before any 409
+    model = open_candidate_model(job, number, artifacts, fmt)
     if model.member is None:
         return FileResponse(model.path, media_type=model.media_type, filename=model.filename)
     headers = {"Content-Disposition": f'attachment; filename="{model.filename}"'}

@@ -38,6 +38,8 @@ __all__ = [
     "error_responses",
 ]
 
+Z95 = 1.96  # two-sided 95% normal quantile, as the page's ±1.96 SE
+
 T = TypeVar("T")
 
 INT32_MAX = 2**31 - 1  # candidate numbers are 32-bit columns
@@ -303,6 +305,21 @@ class BestOut(BaseModel):
     test_gain_over_uniform: float | None = Field(
         default=None, description="test accuracy minus the uniform baseline's"
     )
+    test_gain_over_global: float | None = Field(
+        default=None, description="test accuracy minus the global baseline's"
+    )
+    test_gain_over_sensitivity: float | None = Field(
+        default=None, description="test accuracy minus the sensitivity baseline's"
+    )
+    margin: float | None = Field(
+        default=None,
+        description="validation accuracy minus the best baseline's, paired on the same images; "
+        "none when the best is a baseline",
+    )
+    margin_se: float | None = Field(default=None, description="standard error of the margin")
+    margin_ci95: tuple[float, float] | None = Field(
+        default=None, description="the margin's 95% interval: margin ± 1.96 standard errors"
+    )
     baselines: dict[str, CandidateOut | None]
     formats: list[str] = Field(description="formats /best/model can send (none until final)")
 
@@ -329,12 +346,25 @@ class BestOut(BaseModel):
             gain_over_global=result.get("gain_over_global"),
             gain_over_sensitivity=result.get("gain_over_sensitivity"),
             test_gain_over_uniform=result.get("test_gain_over_uniform"),
+            test_gain_over_global=result.get("test_gain_over_global"),
+            test_gain_over_sensitivity=result.get("test_gain_over_sensitivity"),
+            **_margin(best),
             baselines={
                 kind: None if row is None else CandidateOut.model_validate(row)
                 for kind, row in baselines.items()
             },
             formats=formats,
         )
+
+
+def _margin(best: CandidateOut) -> dict[str, Any]:
+    """The best's paired margin over the best baseline with its 95% interval; none when the
+    best is a baseline (the search kept a baseline: there is no gain to put a margin on)."""
+    if best.kind == CandidateKind.SEARCH and best.margin is not None:
+        se = best.margin_se
+        ci = None if se is None else (best.margin - Z95 * se, best.margin + Z95 * se)
+        return {"margin": best.margin, "margin_se": se, "margin_ci95": ci}
+    return {"margin": None, "margin_se": None, "margin_ci95": None}
 
 
 def _ratio(value: int | None, reference: Mapping[str, Any] | None, key: str) -> float | None:

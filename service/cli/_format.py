@@ -51,19 +51,41 @@ class Finalised(Protocol):
 
 
 def gain_text(
-    kind: str, base: Finalised | None, best: Finalised, gain: float | None, *, label: str = ""
+    kind: str,
+    base: Finalised | None,
+    best: Finalised,
+    gain: float | None,
+    *,
+    test_gain: float | None = None,
+    label: str = "",
 ) -> str:
-    """The best candidate's gain over the ``kind`` baseline, on validation and test data.
+    """The best candidate's gain over the ``kind`` baseline, on validation (``gain``) and
+    test data (``test_gain``; from the two candidates' test accuracies when not given, as
+    for a job that finished before the server reported it).
 
     ``label`` follows the baseline's number inside the parentheses (e.g. its accuracy)."""
     if base is None:
         return f"Gain over {kind}: {NONE} (no {kind} baseline with a final fine-tune)"
     if base.number == best.number:
         return f"Gain over {kind}: none, the best is the {kind} baseline (#{base.number})"
-    test_gain = None
-    if best.test_accuracy is not None and base.test_accuracy is not None:
+    if test_gain is None and best.test_accuracy is not None and base.test_accuracy is not None:
         test_gain = best.test_accuracy - base.test_accuracy
     return f"Gain over {kind} (#{base.number}{label}): {points(gain)} val, {points(test_gain)} test"
+
+
+def margin_line(kind: str, margin: float | None, se: float | None) -> str:
+    """The best's paired margin over the best baseline (validation) with its 95% interval;
+    "none" when the best (of kind ``kind``) is a baseline."""
+    head = "Paired margin over the best baseline (val)"
+    if kind != "search":
+        return f"{head}: none, the best is the {kind} baseline"
+    if margin is None:
+        return f"{head}: {NONE}"
+    if se is None:
+        return f"{head}: {points(margin)} (no interval: one validation image)"
+    half = 1.96 * se
+    interval = f"95% CI {points(margin - half)} to {points(margin + half)}"
+    return f"{head}: {points(margin)} ± {100.0 * half:.2f}, {interval}"
 
 
 def margin_text(margin: float | None, se: float | None) -> str:

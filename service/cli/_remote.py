@@ -168,16 +168,28 @@ def download(
             show_default=False,
         ),
     ] = None,
+    candidate: Annotated[
+        int | None,
+        typer.Option(
+            "--candidate",
+            metavar="N",
+            help="A candidate by trial number: only the best's weights are kept, any other "
+            "is refused with the reason",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Download a job's best model."""
+    """Download a job's best model (or, with --candidate, a candidate whose weights were kept)."""
     console = make_console()
+    what = "best model" if candidate is None else f"candidate #{candidate}"
+    default = Path(f"{job_id}-best" if candidate is None else f"{job_id}-{candidate}")
     with client_errors(make_console(stderr=True)), Client.from_env() as client:
-        path = client.download(job_id, out or Path(f"{job_id}-best"), format=fmt)
+        path = client.download(job_id, out or default, format=fmt, candidate=candidate)
     if fmt == "bundle":
         files = ", ".join(sorted(p.name for p in path.iterdir() if not p.name.startswith(".")))
-        console.print(Text(f"best model of job {job_id} written to {path}/ ({files})"))
+        console.print(Text(f"{what} of job {job_id} written to {path}/ ({files})"))
     else:
-        console.print(Text(f"best model of job {job_id} written to {path}"))
+        console.print(Text(f"{what} of job {job_id} written to {path}"))
 
 
 def cancel(job_id: JobArg) -> None:

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from service.cli import _layout
-from service.cli._format import NONE, gain_text, percent
+from service.cli._format import NONE, gain_text, margin_line, percent
 from service.cli._layout import BASELINES, LEGEND
 from service.client import BestInfo, CandidateInfo, JobInfo, LeaderboardPage
 
@@ -58,20 +58,26 @@ def best_summary(best: BestInfo) -> RenderableType:
         )
     ]
     gains = {
-        "uniform": best.gain_over_uniform,
-        "global": best.gain_over_global,
-        "sensitivity": best.gain_over_sensitivity,
+        "uniform": (best.gain_over_uniform, best.test_gain_over_uniform),
+        "global": (best.gain_over_global, best.test_gain_over_global),
+        "sensitivity": (best.gain_over_sensitivity, best.test_gain_over_sensitivity),
     }
     for kind in BASELINES:
-        lines.append(_gain_line(kind, best.baselines.get(kind), candidate, gains[kind]))
+        lines.append(_gain_line(kind, best.baselines.get(kind), candidate, *gains[kind]))
+    if best.final:
+        lines.append(Text(margin_line(candidate.kind, best.margin, best.margin_se)))
     return Group(*lines)
 
 
 def _gain_line(
-    kind: str, base: CandidateInfo | None, best: CandidateInfo, gain: float | None
+    kind: str,
+    base: CandidateInfo | None,
+    best: CandidateInfo,
+    gain: float | None,
+    test_gain: float | None,
 ) -> Text:
     label = "" if base is None else f", val {percent(base.accuracy)}"
-    return Text(gain_text(kind, base, best, gain, label=label))
+    return Text(gain_text(kind, base, best, gain, test_gain=test_gain, label=label))
 
 
 def _ratio(value: float | None) -> str:

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from search import Candidate, SearchResult
 from service.cli import _layout
-from service.cli._format import NONE, gain_text, percent, share
+from service.cli._format import NONE, gain_text, margin_line, percent, share
 from service.cli._layout import BASELINES, LEGEND, pairs_table
 
 
@@ -78,6 +78,7 @@ def summary(result: SearchResult) -> RenderableType:
         )
         for kind in BASELINES:
             lines.append(_gain_line(result, best, kind))
+        lines.append(Text(margin_line(best.kind, best.margin, best.margin_se)))
     correlation = result.rank_correlation
     shown = "n/a (needs 3 finalists)" if correlation is None else f"{correlation:+.2f}"
     lines.append(Text(f"Rank correlation screening → final (Spearman, finalists): {shown}"))
@@ -85,4 +86,7 @@ def summary(result: SearchResult) -> RenderableType:
 
 
 def _gain_line(result: SearchResult, best: Candidate, kind: str) -> Text:
-    return Text(gain_text(kind, result.baseline(kind), best, result.gain_over(kind)))
+    test_gain = result.gain_over(kind, split="test")
+    return Text(
+        gain_text(kind, result.baseline(kind), best, result.gain_over(kind), test_gain=test_gain)
+    )

@@ -286,7 +286,8 @@ class Client:
         return _parse(History, self._request("GET", f"/v1/jobs/{job_id}/history"))
 
     def importance(self, job_id: str) -> Importance:
-        """Parameter importances (fANOVA), or an empty list and the reason."""
+        """Parameter importances (PED-ANOVA, as the dashboard), or an empty list and the
+        reason; ``warning`` says when there are too few trials to rank."""
         return _parse(Importance, self._request("GET", f"/v1/jobs/{job_id}/importance"))
 
     def compare(self, job_ids: Sequence[str]) -> Comparison:
@@ -296,9 +297,17 @@ class Client:
         return _parse(Comparison, self._request("GET", "/v1/compare", params=params))
 
     def download(
-        self, job_id: str, dest: str | os.PathLike[str], *, format: ModelFormat = "bundle"
+        self,
+        job_id: str,
+        dest: str | os.PathLike[str],
+        *,
+        format: ModelFormat = "bundle",
+        candidate: int | None = None,
     ) -> Path:
-        """Write the best model to ``dest`` and return where it is.
+        """Write the best model (or candidate ``candidate``'s) to ``dest``; return where it is.
+
+        Only the chosen model's weights are kept: any candidate but the best of a succeeded
+        job raises :class:`Conflict`, whose detail says why.
 
         ``bundle``: ``dest`` is a folder; the bundle's files (model.safetensors, policy.json,
         report.json, model.onnx when exported) are extracted into it, ready for
@@ -308,13 +317,21 @@ class Client:
         """
         target = Path(dest)
         path = f"/v1/jobs/{job_id}/best/model"
+        if candidate is not None:
+            path = f"/v1/jobs/{job_id}/candidates/{candidate}/model"
         if format == "bundle":
+            created = not target.exists()
             target.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as scratch:
-                archive = Path(scratch) / "bundle.zip"
-                with archive.open("wb") as out:
-                    self._stream(path, {"format": format}, out)
-                _extract(archive, target, Path(scratch) / "unpacked")
+            try:
+                with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as scratch:
+                    archive = Path(scratch) / "bundle.zip"
+                    with archive.open("wb") as out:
+                        self._stream(path, {"format": format}, out)
+                    _extract(archive, target, Path(scratch) / "unpacked")
+            except BaseException:
+                if created and not any(target.iterdir()):
+                    target.rmdir()  # a refused download (a 409, a 404) leaves no empty folder
+                raise
             return target
         if target.is_dir():
             target = target / _MEMBER_NAMES[format]

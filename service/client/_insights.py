@@ -91,6 +91,8 @@ class CandidateDetail(CandidateInfo):
 
     granularity: str
     layers: list[CandidateLayer] = Field(default_factory=list)
+    model_url: str | None = None  # the best of a succeeded job only
+    no_model_reason: str | None = None  # why not: only the chosen model's weights are kept
 
 
 class TrialPoint(_Model):
@@ -114,8 +116,11 @@ class ParamImportance(_Model):
 
 
 class Importance(_Model):
-    """fANOVA importances, most important first; empty with ``message`` saying why."""
+    """PED-ANOVA importances (as optuna-dashboard's), most important first; empty with
+    ``message`` saying why; ``warning`` when too few trials to rank."""
 
     params: list[ParamImportance] = Field(default_factory=list)
     trials_used: int
     message: str | None = None
+    warning: str | None = None
+    evaluator: str = "PED-ANOVA"

@@ -163,5 +163,10 @@ class BestInfo(_Model):
     gain_over_global: float | None = None
     gain_over_sensitivity: float | None = None
     test_gain_over_uniform: float | None = None
+    test_gain_over_global: float | None = None
+    test_gain_over_sensitivity: float | None = None
+    margin: float | None = None
+    margin_se: float | None = None
+    margin_ci95: tuple[float, float] | None = None
     baselines: dict[str, CandidateInfo | None] = Field(default_factory=dict)
     formats: list[str] = Field(default_factory=list)

@@ -19,7 +19,9 @@ from service.jobs._downloads import (
     BestModel,
     Format,
     available_formats,
+    no_weights_reason,
     open_best_model,
+    open_candidate_model,
 )
 from service.jobs._export import EXPORT_BATCH, csv_cell, csv_chunks, export_filename, stream_rows
 from service.jobs._insights import (
@@ -106,7 +108,9 @@ __all__ = [
     "make_dispatcher",
     "make_store",
     "model_label",
+    "no_weights_reason",
     "open_best_model",
+    "open_candidate_model",
     "pareto_rows",
     "ordered_candidates",
     "point_rows",

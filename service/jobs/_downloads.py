@@ -2,6 +2,11 @@
 
 A bundle is kept as one zip artifact (see :meth:`SqlJobStore.store_bundle`): ``bundle``
 hands out the zip as it is; ``onnx`` and ``safetensors`` stream one member of it.
+
+Only the chosen model's weights are kept: the search scores every other candidate (pruned,
+BN recalibrated, some fine-tuned) and drops its weights, and rebuilding one would mean
+pruning and fine-tuning it again. So a candidate's download is the best's bundle for the
+best, and for any other one a 409 that says so (:func:`no_weights_reason`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from service.artifacts import ArtifactStore
-from service.exceptions import NotFound
+from service.exceptions import Conflict, NotFound
 from service.models import Job
 
 __all__ = [
@@ -23,7 +28,9 @@ __all__ = [
     "BestModel",
     "Format",
     "available_formats",
+    "no_weights_reason",
     "open_best_model",
+    "open_candidate_model",
 ]
 
 Format = Literal["bundle", "onnx", "safetensors"]
@@ -78,6 +85,41 @@ def open_best_model(job: Job, artifacts: ArtifactStore, fmt: Format) -> BestMode
     if member not in present:
         raise NotFound(f"the best model of job {job.id} has no {member}{_onnx_note(job, fmt)}")
     return BestModel(path, f"{stem}-{member}", _MEDIA_TYPES[fmt], member=member)
+
+
+def no_weights_reason(job: Job, number: int) -> str | None:
+    """Why candidate ``number`` of ``job`` has no weights to download, or None when it has
+    (it is the best model of a succeeded job, whose bundle is stored)."""
+    best = (job.result or {}).get("best")
+    best_number = best.get("number") if isinstance(best, dict) else None
+    if job.best_artifact_id is not None and best_number == number:
+        return None
+    kept = "only the chosen model's weights are kept"
+    if job.best_artifact_id is None or best_number is None:
+        if job.status.is_final:
+            return f"{kept}, and job {job.id} {job.status.value} without one"
+        return (
+            f"{kept}, once the job succeeds; it is {job.status.value}, and no candidate's "
+            "weights are stored while it runs"
+        )
+    return (
+        f"{kept}: candidate #{number} was pruned and scored, and its weights were not stored "
+        f"(the best, #{best_number}, downloads from /v1/jobs/{job.id}/best/model); its "
+        "ratios per layer are on the leaderboard"
+    )
+
+
+def open_candidate_model(job: Job, number: int, artifacts: ArtifactStore, fmt: Format) -> BestModel:
+    """Candidate ``number``'s model as ``fmt``: the best's bundle when it is the best.
+
+    Raises:
+        Conflict: any other candidate (:func:`no_weights_reason` says why).
+        NotFound: its bundle lacks that format.
+    """
+    reason = no_weights_reason(job, number)
+    if reason is not None:
+        raise Conflict(reason)
+    return open_best_model(job, artifacts, fmt)
 
 
 def available_formats(job: Job, artifacts: ArtifactStore) -> list[str]:

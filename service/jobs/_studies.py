@@ -2,7 +2,7 @@
 
 Opening an :class:`optuna.storages.RDBStorage` builds an engine and checks Optuna's schema:
 far too slow per request. :class:`StudyStorages` opens one per URL, lazily, and shares it
-between requests (the app keeps one and closes it at shutdown). fANOVA is not cheap either:
+between requests (the app keeps one and closes it at shutdown). Importances are not cheap:
 :class:`ImportanceCache` keeps each job's answer until its trial count moves.
 """
 
@@ -18,12 +18,14 @@ from cachetools import LRUCache
 from optuna.storages import RDBStorage
 
 from search import (
+    IMPORTANCE_EVALUATOR,
     HistoryPoint,
     ImportanceUnavailable,
     make_storage,
     objective_direction,
     optimization_history,
     param_importances,
+    ranking_warning,
     stored_sensitivity,
     usable_trials,
 )
@@ -110,6 +112,8 @@ class Importances:
     params: dict[str, float]
     trials_used: int
     message: str | None = None
+    warning: str | None = None  # too few trials to read the order as a ranking
+    evaluator: str = IMPORTANCE_EVALUATOR
 
 
 class ImportanceCache:
@@ -133,7 +137,7 @@ class ImportanceCache:
 def job_importances(
     storages: StudyStorages, cache: ImportanceCache, job: Job, *, seed: int = 0
 ) -> Importances:
-    """fANOVA importances of ``job``'s study (seeded), cached per trials done."""
+    """Importances of ``job``'s study (PED-ANOVA, as its dashboard), cached per trials done."""
     key = (job.id, job.trials_done)
     cached = cache.get(key)
     if cached is not None:
@@ -146,7 +150,8 @@ def job_importances(
     except ImportanceUnavailable as exc:
         result = Importances(params={}, trials_used=exc.trials_used, message=str(exc))
     else:
-        result = Importances(params=params, trials_used=len(usable_trials(study)))
+        used = len(usable_trials(study))
+        result = Importances(params=params, trials_used=used, warning=ranking_warning(used))
     cache.put(key, result)
     return result
 

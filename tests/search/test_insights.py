@@ -1,5 +1,6 @@
 """``search.insights`` on real Optuna studies: the optimisation history (trial order, kinds,
-direction-aware best so far) and fANOVA parameter importances (seeded, first objective)."""
+direction-aware best so far) and PED-ANOVA parameter importances (first objective), with the
+warning below the trial count that can rank."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 from search import (
+    IMPORTANCE_EVALUATOR,
+    MIN_RANKABLE_TRIALS,
     ImportanceUnavailable,
     SearchError,
     optimization_history,
     param_importances,
+    ranking_warning,
     run_search,
 )
 from search._records import KIND
@@ -132,6 +136,29 @@ def test_importances_of_a_multi_objective_study_use_the_score() -> None:
     importances = param_importances(study)
 
     assert next(iter(importances)) == "keep:features.0"
+
+
+def test_importances_are_optunas_ped_anova_on_the_score(study: optuna.Study) -> None:
+    # The evaluator and target optuna-dashboard uses (the service test checks the
+    # dashboard's own function): the objective, negated since it is maximized.
+    expected = optuna.importance.get_param_importances(
+        study,
+        evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+        target=lambda trial: -trial.values[0],
+    )
+    assert IMPORTANCE_EVALUATOR == "PED-ANOVA"
+    assert param_importances(study) == pytest.approx(expected)
+    assert list(param_importances(study)) == list(expected)
+
+
+def test_a_ranking_needs_two_trials_in_ped_anovas_top_tenth() -> None:
+    # PED-ANOVA's top set is ceil(10% of the trials): one trial up to 10 trials.
+    assert MIN_RANKABLE_TRIALS == 11
+    warning = ranking_warning(6)
+    assert warning is not None and "only 6 complete trials" in warning
+    assert "single trial" in warning and "11" in warning
+    assert ranking_warning(10) is not None
+    assert ranking_warning(11) is None and ranking_warning(500) is None
 
 
 @pytest.mark.parametrize("complete", [0, 1])

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import optuna_dashboard._importance as dashboard_importance
 import pytest
 from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.trial import TrialState
+from optuna_dashboard._inmemory_cache import InMemoryCache
 from sqlalchemy import Engine, event, update
 
 import service.jobs._studies as studies
@@ -386,9 +388,32 @@ def test_importance_of_a_job_with_a_study_is_cached_per_trials_done(
     assert len(calls) == 2  # once per trials done
     assert first["message"] is None
     assert first["trials_used"] == 11  # 12 trials, one failed
+    assert (first["evaluator"], first["warning"]) == ("PED-ANOVA", None)  # 11: enough to rank
     names = [p["name"] for p in first["params"]]
     assert names == list(param_importances(study, seed=0)) and names[0] == "keep:a"
     assert sum(p["importance"] for p in first["params"]) == pytest.approx(1.0)
+
+
+def test_importance_agrees_with_the_embedded_dashboards_and_warns_of_too_few_trials(
+    env: ApiEnv, alice: dict[str, str]
+) -> None:
+    job = _job(env, None)
+    study = _make_study(env, job, 7)  # 6 complete: the case, too few to rank
+
+    body = _get(env, f"/v1/jobs/{job}/importance", alice)
+    # optuna-dashboard's own computation for its importance chart, on the same study
+    dashboard_importance.param_importance_cache.clear()
+    dashboard = dashboard_importance.get_param_importance_from_trials_cache(
+        InMemoryCache(), study._storage, study._study_id, 0, study.get_trials()
+    )
+
+    ours = {p["name"]: p["importance"] for p in body["params"]}
+    theirs = {p["name"]: p["importance"] for p in dashboard}
+    assert list(ours) == list(theirs)  # the same order
+    assert ours == pytest.approx(theirs)
+    assert body["trials_used"] == 6 and body["evaluator"] == "PED-ANOVA"
+    assert "only 6 complete trials" in body["warning"]
+    assert "too few to rank" in body["warning"]
 
 
 def test_importance_with_too_few_trials_says_why(env: ApiEnv, alice: dict[str, str]) -> None:
@@ -411,7 +436,13 @@ def test_a_job_without_a_study_yet_has_empty_history_and_importance(
     importance = _get(env, f"/v1/jobs/{job}/importance", alice)
 
     assert history == {"direction": "maximize", "points": []}
-    assert importance == {"params": [], "trials_used": 0, "message": NO_STUDY}
+    assert importance == {
+        "params": [],
+        "trials_used": 0,
+        "message": NO_STUDY,
+        "warning": None,
+        "evaluator": "PED-ANOVA",
+    }
 
 
 def test_one_storage_per_url_is_shared_and_closed_with_the_app(tmp_path: Path) -> None:

@@ -360,6 +360,100 @@ def test_best_and_its_downloads(env: ApiEnv, tmp_path: Path) -> None:
     assert "model.onnx" in onnx.json()["detail"] and "no onnx here" in onnx.json()["detail"]
 
 
+def test_a_candidates_download_is_the_best_bundle_or_a_409_saying_why(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    headers = env.key("picker")
+    job = _succeed_with_bundle(env, "picker", tmp_path / "bundle")
+    with env.session() as session:
+        running = make_job(session, "picker", status=JobStatus.RUNNING)
+        add_candidates(session, [candidate_row(running.id, 0, feasible=True)])
+    base = f"/v1/jobs/{job.id}"
+
+    best = env.client.get(f"{base}/candidates/2/model", headers=headers)
+    weights = env.client.get(
+        f"{base}/candidates/2/model", headers=headers, params={"format": "safetensors"}
+    )
+    other = env.client.get(f"{base}/candidates/1/model", headers=headers)
+    unknown = env.client.get(f"{base}/candidates/99/model", headers=headers)
+    early = env.client.get(f"/v1/jobs/{running.id}/candidates/0/model", headers=headers)
+    details = {n: env.client.get(f"{base}/candidates/{n}", headers=headers) for n in (1, 2)}
+
+    assert best.status_code == 200
+    assert best.content == env.client.get(f"{base}/best/model", headers=headers).content
+    assert weights.content == (tmp_path / "bundle" / "model.safetensors").read_bytes()
+    assert other.status_code == 409
+    reason = other.json()["detail"]
+    assert "only the chosen model's weights are kept" in reason
+    assert "candidate #1" in reason and "#2" in reason and f"{base}/best/model" in reason
+    assert unknown.status_code == 404
+    assert early.status_code == 409 and "once the job succeeds" in early.json()["detail"]
+    # the candidate's read says the same, so a page can show it without asking for a 409
+    assert details[1].status_code == 200, details[1].text
+    assert (details[1].json()["model_url"], details[1].json()["no_model_reason"]) == (None, reason)
+    assert details[2].json()["model_url"] == f"{base}/candidates/2/model"
+    assert details[2].json()["no_model_reason"] is None
+
+
+def _succeed_with_result(env: ApiEnv, owner: str, best_number: int) -> Job:
+    """A succeeded job whose result holds every gain (validation and test) and whose
+    finalists carry paired margins; the best is candidate ``best_number``."""
+    rows = [
+        candidate_row("", 0, kind="uniform", accuracy=0.80, test_accuracy=0.81, feasible=True),
+        candidate_row("", 1, kind="global", accuracy=0.82, test_accuracy=0.80, feasible=True),
+        candidate_row(
+            "",
+            2,
+            kind="sensitivity",
+            accuracy=0.85,
+            test_accuracy=0.84,
+            feasible=True,
+            margin=0.0,
+            margin_se=0.0,
+        ),
+        candidate_row(
+            "", 3, accuracy=0.90, test_accuracy=0.89, feasible=True, margin=0.05, margin_se=0.01
+        ),
+    ]
+    with env.session() as session:
+        job = make_job(session, owner, status=JobStatus.FINALIZING)
+        add_candidates(session, [{**row, "job_id": job.id} for row in rows])
+    best = {k: v for k, v in rows[best_number].items() if k != "job_id"}
+    gains = {"uniform": 0, "global": 1, "sensitivity": 2}
+    result: dict[str, Any] = {"best": best}
+    for kind, number in gains.items():
+        for split, field in (("", "accuracy"), ("test_", "test_accuracy")):
+            result[f"{split}gain_over_{kind}"] = best[field] - rows[number][field]
+    SqlJobStore(env.database, env.artifacts()).succeed(job.id, result, None)
+    return job
+
+
+def test_best_reports_every_gain_on_both_splits_and_the_paired_margin(env: ApiEnv) -> None:
+    headers = env.key("honest")
+    job = _succeed_with_result(env, "honest", best_number=3)
+
+    best = env.client.get(f"/v1/jobs/{job.id}/best", headers=headers).json()
+
+    assert best["candidate"]["number"] == 3
+    assert best["gain_over_global"] == pytest.approx(0.08)
+    assert best["test_gain_over_uniform"] == pytest.approx(0.08)
+    assert best["test_gain_over_global"] == pytest.approx(0.09)
+    assert best["test_gain_over_sensitivity"] == pytest.approx(0.05)
+    assert (best["margin"], best["margin_se"]) == (pytest.approx(0.05), pytest.approx(0.01))
+    assert best["margin_ci95"] == [pytest.approx(0.05 - 0.0196), pytest.approx(0.05 + 0.0196)]
+
+
+def test_a_baseline_as_best_has_no_margin(env: ApiEnv) -> None:
+    headers = env.key("humble")
+    job = _succeed_with_result(env, "humble", best_number=2)
+
+    best = env.client.get(f"/v1/jobs/{job.id}/best", headers=headers).json()
+
+    assert best["candidate"]["kind"] == "sensitivity"
+    assert best["test_gain_over_sensitivity"] == 0.0
+    assert (best["margin"], best["margin_se"], best["margin_ci95"]) == (None, None, None)
+
+
 def test_best_before_there_is_one(env: ApiEnv) -> None:
     headers = env.key("early")
     with env.session() as session:

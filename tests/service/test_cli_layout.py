@@ -10,8 +10,9 @@ from rich.table import Table
 
 from search import Candidate, SearchResult
 from service.cli import _remote_tables, _tables
+from service.cli._format import NONE
 from service.cli._layout import BASELINE_MARK, BEST_MARK, COLUMNS
-from service.client import CandidateInfo, LeaderboardPage
+from service.client import BestInfo, CandidateInfo, LeaderboardPage
 
 FIGURES: list[dict[str, Any]] = [
     {
@@ -108,3 +109,57 @@ def test_the_latency_column_shows_only_with_a_figure() -> None:
     headers = [str(c.header) for c in table.columns]
     assert "latency ms" not in headers
     assert len(headers) == len(COLUMNS) - 1
+
+
+def _best(number: int, **fields: Any) -> BestInfo:
+    """A final /best reply whose best is FIGURES' candidate ``number``."""
+    candidates = {f["number"]: CandidateInfo(**{**f, "test_accuracy": 0.91}) for f in FIGURES}
+    return BestInfo(
+        job_id="j",
+        job_status="succeeded",
+        final=True,
+        candidate=candidates[number],
+        baselines={"uniform": candidates[0], "global": None},
+        **fields,
+    )
+
+
+def test_the_remote_summary_says_each_gains_split_and_the_margin_with_its_interval() -> None:
+    best = _best(
+        7,
+        gain_over_uniform=0.03,
+        test_gain_over_uniform=-0.006,
+        margin=0.01,
+        margin_se=0.004,
+        margin_ci95=(0.00216, 0.01784),
+    )
+    text = _plain(_remote_tables.best_summary(best))
+
+    # the server's test gain, not one recomputed from the rows (0.91 - 0.91 = 0)
+    assert "Gain over uniform (#0, val 90.00%): +3.00 pts val, -0.60 pts test" in text
+    assert f"Gain over global: {NONE} (no global baseline with a final fine-tune)" in text
+    assert (
+        "Paired margin over the best baseline (val): +1.00 pts ± 0.78, 95% CI +0.22 pts to "
+        "+1.78 pts" in text
+    )
+
+
+def test_the_remote_summary_says_none_when_the_best_is_a_baseline() -> None:
+    text = _plain(_remote_tables.best_summary(_best(0, gain_over_uniform=0.0)))
+
+    assert "Gain over uniform: none, the best is the uniform baseline (#0)" in text
+    assert "Paired margin over the best baseline (val): none, the best is the uniform" in text
+
+
+def test_the_local_summary_shows_the_test_gains_and_the_margin() -> None:
+    leaderboard = [Candidate(**{**f, "test_accuracy": f.get("accuracy")}) for f in FIGURES]
+    result = SimpleNamespace(
+        best=leaderboard[1],
+        baseline=lambda kind: leaderboard[0] if kind == "uniform" else None,
+        gain_over=lambda kind, split="val": {"val": 0.03, "test": 0.05}[split],
+        rank_correlation=None,
+    )
+    text = _plain(_tables.summary(cast(SearchResult, result)))
+
+    assert "Gain over uniform (#0): +3.00 pts val, +5.00 pts test" in text
+    assert "Paired margin over the best baseline (val): +1.00 pts ± 0.78" in text

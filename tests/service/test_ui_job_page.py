@@ -13,11 +13,17 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import optuna
 import pytest
+from optuna.distributions import BaseDistribution, FloatDistribution
+from optuna.trial import TrialState
 
+from service.artifacts import ArtifactStore
 from service.db import Database
+from service.jobs import SqlJobStore
 from service.models import JobStatus, transition
 from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job, spec
 from tests.service.test_ui_browser import (
@@ -53,6 +59,8 @@ class Jobs:
     far_reference: str  # ... far below: off the plot's scale
     cancelled: str  # cancelled while running, no candidate
     failed: str  # failed while running, with an error
+    few_trials: str  # a study of 6 complete trials: importance too few to rank
+    downloadable: str  # succeeded with its best's bundle stored
 
 
 def _baselines(job_id: str) -> list[dict[str, Any]]:
@@ -77,6 +85,9 @@ def _honest(session: Any) -> str:
         "gain_over_global": 0.022,
         "gain_over_sensitivity": 0.012,
         "test_gain_over_uniform": -0.005,
+        # the search's own test gains: the page shows these, not its own subtraction (+0.8)
+        "test_gain_over_global": 0.009,
+        "test_gain_over_sensitivity": 0.003,
     }
     job = make_job(
         session,
@@ -214,6 +225,42 @@ def _cancelled(session: Any) -> str:
     return job.id
 
 
+def _few_trials(session: Any, database_url: str) -> str:
+    """A finished job whose Optuna study (in the app's database, as search writes it) holds
+    six complete trials, the issue's case, and one failed one."""
+    job = make_job(session, OWNER, status=JobStatus.SUCCEEDED, name="six-trials")
+    study = optuna.create_study(
+        storage=database_url,
+        study_name=job.study_name,
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    space: dict[str, BaseDistribution] = {
+        name: FloatDistribution(0.05, 1.0) for name in ("keep:features.3", "keep:features.7")
+    }
+    for number in range(7):
+        trial = study.ask(space)
+        if number == 2:
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, 0.5 + 0.4 * float(trial.params["keep:features.7"]))
+    return job.id
+
+
+def _downloadable(session: Any, database: Database, artifacts: ArtifactStore, folder: Path) -> str:
+    """A succeeded job whose best (#3) has its bundle stored, as the finalize task leaves it."""
+    job = make_job(session, OWNER, status=JobStatus.FINALIZING, name="downloadable")
+    best = candidate_row(job.id, 3, accuracy=0.982, fidelity="final", feasible=True, margin=0.01)
+    add_candidates(session, [*_baselines(job.id), best])
+    folder.mkdir()
+    for name in ("model.safetensors", "policy.json", "report.json"):
+        (folder / name).write_text("{}")
+    store = SqlJobStore(database, artifacts)
+    result = {"best": {k: v for k, v in best.items() if k != "job_id"}}
+    store.succeed(job.id, result, store.store_bundle(job.id, folder))
+    return str(job.id)
+
+
 def _failed(session: Any) -> str:
     job = make_job(session, OWNER, status=JobStatus.RUNNING, name="broken")
     job.error = FAIL_MESSAGE
@@ -230,8 +277,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
 
 
 @pytest.fixture(scope="module")
-def jobs(live: LiveApi) -> Jobs:
+def jobs(live: LiveApi, tmp_path_factory: pytest.TempPathFactory) -> Jobs:
     database = Database(live.database_url)
+    # live_api keeps its artifacts beside its SQLite file
+    artifacts = ArtifactStore(Path(live.database_url.removeprefix("sqlite:///")).parent / "store")
+    bundle = tmp_path_factory.mktemp("bundle") / "best"
     try:
         with database.sessions() as session:
             return Jobs(
@@ -242,6 +292,8 @@ def jobs(live: LiveApi) -> Jobs:
                 far_reference=_low_reference(session, val_accuracy=0.5),
                 cancelled=_cancelled(session),
                 failed=_failed(session),
+                few_trials=_few_trials(session, live.database_url),
+                downloadable=_downloadable(session, database, artifacts, bundle),
             )
     finally:
         database.dispose()
@@ -311,7 +363,7 @@ def test_the_best_models_gains_name_their_split_show_test_and_the_paired_margin(
     assert "accuracy (val)" in best and "accuracy (test)" in best
     # Validation gain from the REST, test gain beside it (from /best, else the baselines').
     assert _stat(page, "gain-uniform") == "+0.7 pt val · \N{MINUS SIGN}0.5 pt test"
-    assert _stat(page, "gain-global") == "+2.2 pt val · +0.8 pt test"
+    assert _stat(page, "gain-global") == "+2.2 pt val · +0.9 pt test"
     assert _stat(page, "gain-sensitivity") == "+1.2 pt val · +0.3 pt test"
     # The paired margin over the best baseline with its 95% interval (1.96 standard errors).
     margin = _stat(page, "best-margin")
@@ -325,6 +377,54 @@ def test_a_best_that_is_a_baseline_gains_none_over_itself(pages: Pages, jobs: Jo
     uniform = _stat(page, "gain-uniform")
     assert uniform.startswith("none") and "+0.0" not in uniform, uniform
     assert _stat(page, "gain-global").startswith("+1.5 pt val")
+    # No margin of a baseline over the best baseline: "none", as the CLI says.
+    assert _stat(page, "best-margin").startswith("none"), _stat(page, "best-margin")
+
+
+# -- 4. parameter importance: the dashboard's, and a warning when too few trials --
+
+
+def test_importance_names_its_evaluator_and_warns_of_too_few_trials(
+    pages: Pages, jobs: Jobs, live: LiveApi
+) -> None:
+    page = pages.open(f"/ui/jobs/{jobs.few_trials}")
+    warning = page.wait_for_selector("[data-testid=importance-warning]", state="visible")
+    assert warning is not None
+    text = warning.inner_text()
+    assert "only 6 complete trials" in text and "too few to rank" in text, text
+    note = page.inner_text("#importance-note")
+    assert note == "PED-ANOVA (as the dashboard) · from 6 complete trials", note
+    # the bars in the REST's order, which is the dashboard's (tested on the API)
+    rest = live.get(f"/v1/jobs/{jobs.few_trials}/importance")
+    labels = _chart(page, "importance-chart", "chart.data.labels")
+    assert labels == [p["name"] for p in rest["params"]]
+
+
+def test_no_study_shows_no_importance_warning(pages: Pages, jobs: Jobs) -> None:
+    page = pages.open(f"/ui/jobs/{jobs.honest}")  # no study: a message, not a warning
+    page.wait_for_selector("#importance-message:not([hidden])")
+    assert page.is_hidden("[data-testid=importance-warning]")
+
+
+# -- Deliver 7: download any candidate that has weights, else the reason --
+
+
+def test_the_best_candidate_downloads_and_the_others_say_why_not(pages: Pages, jobs: Jobs) -> None:
+    page = pages.open(f"/ui/jobs/{jobs.downloadable}?candidate=3")
+    link = page.wait_for_selector("[data-testid=candidate-download]")
+    assert link is not None
+    href = link.get_attribute("href")
+    assert href == f"/v1/jobs/{jobs.downloadable}/candidates/3/model"
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.endswith("-bundle.zip")
+
+    page = pages.open(f"/ui/jobs/{jobs.downloadable}?candidate=1")
+    reason = page.wait_for_selector("[data-testid=candidate-no-download]")
+    assert reason is not None
+    text = reason.inner_text()
+    assert "only the chosen model's weights are kept" in text and "#3" in text, text
+    assert page.query_selector("[data-testid=candidate-download]") is None
 
 
 # -- 2. and 3. the y axis and what it plots --

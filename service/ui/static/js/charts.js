@@ -554,7 +554,7 @@ export function drawImportance(importance) {
     options: {
       indexAxis: "y",
       scales: {
-        x: { beginAtZero: true, title: { display: true, text: "importance (share of the screening score's variance)" }, grid: { color: COLORS.grid } },
+        x: { beginAtZero: true, title: { display: true, text: "importance for a good screening score (PED-ANOVA, sums to 1)" }, grid: { color: COLORS.grid } },
         y: { grid: { display: false }, ticks: { autoSkip: false } },
       },
       plugins: { legend: { display: false }, tooltip: { callbacks: { label: (ctx) => `importance ${ctx.raw.toFixed(3)}` } } },

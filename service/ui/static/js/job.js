@@ -201,12 +201,24 @@ function gainStat(best, kind) {
   return node;
 }
 
-// The paired margin over the best baseline (same images) with its 95% interval.
-function marginStat(c) {
-  if (c.margin === null || c.margin === undefined) return null;
-  const half = c.margin_se === null || c.margin_se === undefined ? null : 1.96 * c.margin_se;
-  const interval = half === null ? "" : ` · 95% CI ${fmtSignedPoints(c.margin - half, 2)} to ${fmtSignedPoints(c.margin + half, 2)}`;
-  const node = stat("Paired margin (val)", el("span", {}, fmtMargin(c.margin, c.margin_se), el("span", { class: "small" }, interval)), "best-margin");
+// The paired margin over the best baseline (same images) with its 95% interval, as /best
+// reports it (margin_ci95); "none" when the best is a baseline.
+function marginStat(best) {
+  const c = best.candidate;
+  let value;
+  if (c.kind !== "search") {
+    value = el("span", {}, "none", el("span", { class: "small" }, ` · the best is the ${c.kind} baseline`));
+  } else {
+    // Older jobs' /best lacks the margin fields: the candidate's own then.
+    const fromBest = best.margin !== null && best.margin !== undefined;
+    const margin = fromBest ? best.margin : c.margin;
+    const se = fromBest ? best.margin_se : c.margin_se;
+    if (margin === null || margin === undefined) return null;
+    const ci = best.margin_ci95 || (se === null || se === undefined ? null : [margin - 1.96 * se, margin + 1.96 * se]);
+    const interval = ci ? ` · 95% CI ${fmtSignedPoints(ci[0], 2)} to ${fmtSignedPoints(ci[1], 2)}` : "";
+    value = el("span", {}, fmtMargin(margin, se), el("span", { class: "small" }, interval));
+  }
+  const node = stat("Paired margin (val)", value, "best-margin");
   node.title = "validation accuracy minus the best baseline's, paired on the same images; the interval is ±1.96 standard errors";
   return node;
 }
@@ -249,7 +261,7 @@ async function refreshBest(job) {
     stat("Params", el("span", {}, fmtCount(c.params), el("span", { class: "small" }, best.params_ratio !== null ? ` · ${fmtPercent(best.params_ratio, 0)}` : "")), "best-params"),
     stat("MACs", el("span", {}, fmtCount(c.macs), el("span", { class: "small" }, best.macs_ratio !== null ? ` · ${fmtPercent(best.macs_ratio, 0)}` : "")), "best-macs"),
     c.latency_ms !== null ? stat("Latency", fmtMs(c.latency_ms), "best-latency") : null,
-    best.final ? marginStat(c) : null,
+    best.final ? marginStat(best) : null,
     ...(best.final ? ["uniform", "global", "sensitivity"].map((kind) => gainStat(best, kind)) : []),
     ref.val_accuracy !== undefined && ref.val_accuracy !== null
       ? stat("Unpruned val · test", `${fmtPercent(ref.val_accuracy)} · ${fmtPercent(ref.test_accuracy)}`, "reference") : null,
@@ -325,9 +337,20 @@ async function select(number, byUser = false) {
     candidate.latency_ms !== null ? el("span", {}, "latency ", el("b", {}, fmtMs(candidate.latency_ms))) : null,
     el("span", {}, candidate.feasible ? "within budget" : el("b", { class: "error-text" }, "✕ over budget")),
     el("span", {}, `granularity ${candidate.granularity}`),
+    downloadNote(candidate),
   );
   drawLayers(candidate);
   $("#layers-chart").dataset.number = String(number);
+}
+
+// A Download link where the candidate has weights (the best of a succeeded job), else the
+// server's reason (only the chosen model's weights are kept).
+function downloadNote(candidate) {
+  if (candidate.model_url) {
+    return el("a", { class: "button-link", href: candidate.model_url, download: "", "data-testid": "candidate-download" }, "⤓ Download bundle");
+  }
+  if (!candidate.no_model_reason) return null;
+  return el("span", { class: "muted small", "data-testid": "candidate-no-download" }, `No download: ${candidate.no_model_reason}.`);
 }
 
 // -- leaderboard --
@@ -501,8 +524,14 @@ async function refreshImportance() {
     chartError("#importance-message", failure);
     return;
   }
+  // The server computes what the embedded dashboard does (same evaluator, trials, target)
+  // and says when there are too few trials to read the order as a ranking.
+  const evaluator = importance.evaluator || "Optuna";
   $("#importance-note").textContent = importance.trials_used
-    ? `from ${importance.trials_used} trials${importance.trials_used < 20 ? " · too few to rank reliably" : ""}` : "";
+    ? `${evaluator} (as the dashboard) · from ${importance.trials_used} complete trials` : "";
+  const warning = $("#importance-warning");
+  warning.textContent = importance.warning ? `Not a ranking yet: ${importance.warning}.` : "";
+  warning.hidden = !importance.warning;
   drawImportance(importance);
 }
 
