@@ -125,6 +125,19 @@ def test_export_csv_button_downloads_every_row_with_the_page_filters(
         :1000
     ]
 
+    # The plotted points, every one of them, by trial number (the plot's own read).
+    with page.expect_download() as points:
+        page.click("[data-testid=export-points-csv]")
+    points.value.save_as(tmp_path / "points.csv")
+    lines = list(csv.reader(io.StringIO((tmp_path / "points.csv").read_text(), newline="")))
+    assert lines[0][0] == "number"
+    assert sorted(int(line[0]) for line in lines[1:]) == sorted(_ranked(live, big_job))
+    with page.expect_download() as points_json:
+        page.click("[data-testid=export-points-json]")
+    points_json.value.save_as(tmp_path / "points.json")
+    plotted = json.loads((tmp_path / "points.json").read_text())
+    assert len(plotted["points"]) == len(lines) - 1
+
 
 @pytest.fixture(scope="module")
 def two_real_jobs(live: LiveApi) -> list[str]:

@@ -420,6 +420,9 @@ function exportLinks(params) {
   query.set("limit", "1000");
   $("#export-json").href = `${base}/leaderboard?${query}`;
   $("#export-json").setAttribute("download", `leaderboard-${jobId.slice(0, 8)}.json`);
+  $("#export-points-csv").href = `${base}/points?format=csv`;
+  $("#export-points-json").href = `${base}/points`;
+  $("#export-points-json").setAttribute("download", `points-${jobId.slice(0, 8)}.json`);
 }
 
 async function refreshLeaderboard() {
