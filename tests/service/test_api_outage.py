@@ -40,6 +40,8 @@ def call(client: TestClient, method: str, path: str, headers: dict[str, str]) ->
     if (method, path) == ("POST", "/v1/artifacts"):
         files = {"file": ("d.npz", npz_bytes())}
         return client.post(path, headers=headers, files=files, data={"kind": "data"})
+    if (method, path) == ("GET", "/v1/compare"):  # a well-formed request: two job ids
+        return client.get(path, headers=headers, params={"jobs": f"{ANY_ID},{ANY_ID[::-1]}"})
     return client.request(method, path, headers=headers)
 
 
