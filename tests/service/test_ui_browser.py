@@ -227,7 +227,7 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
         if label.startswith("search"):
             assert len(set(fidelities)) <= 1 or "screen/rung" in label, (label, fidelities)
     axis = page.eval_on_selector(
-        "#pareto-chart", "c => Chart.getChart(c).options.scales.y.title.text"
+        "#pareto-chart", "c => [Chart.getChart(c).options.scales.y.title.text].flat().join(' | ')"
     )
     assert "validation accuracy (finals)" in axis and "search-split" in axis
 

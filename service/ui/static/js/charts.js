@@ -356,9 +356,10 @@ export function drawPareto(data, { axis = "macs", selected = null, ended = null,
         y: {
           title: {
             display: true,
-            // Short enough to fit a phone's plot height; the legend tells the markers apart.
+            // Two short lines, so that the whole title fits the plot's height (one line was
+            // cut off); the legend tells the markers apart.
             text: finals
-              ? "validation accuracy (finals) · search-split (hollow)"
+              ? ["validation accuracy (finals)", "search-split accuracy (hollow)"]
               : "search-split accuracy (no finals yet)",
           },
           ...scoreRange(ys, refScore),
