@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, text
@@ -17,6 +18,11 @@ from sqlalchemy.orm import Session
 
 from service.db import make_engine, make_session_factory, migrate
 from tests.postgres import admin_engine, throwaway_database
+from tests.service.browser import CHROMIUM, CHROMIUM_ARGS, Pages, require_browser
+from tests.service.factories import LiveApi
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +75,28 @@ def session(engine: Engine) -> Iterator[Session]:
     with make_session_factory(engine)() as session:
         yield session
         session.rollback()
+
+
+# -- the browser tests (tests/service/browser.py has what they share) --
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def pages(browser: Browser, live: LiveApi) -> Iterator[Pages]:
+    """Signed-in pages of the module's live server; no script error may happen on any."""
+    opened = Pages(browser, live)
+    yield opened
+    for context in opened.contexts:
+        context.close()
+    assert not opened.errors, f"script errors on the page: {opened.errors}"

@@ -12,10 +12,7 @@ test-artifacts/ at the repository root).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,23 +20,19 @@ import pytest
 from service.client import Client
 from service.db import Database
 from service.models import JobStatus
+from tests.service.browser import (
+    WAIT_MS,
+    artifacts_dir,
+    leaderboard_rows,
+    require_browser,
+    sign_in,
+    wait_layers,
+)
 from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WAIT_MS = 30_000
 BIG = 10_000
 OWNER = "viewer"
 
@@ -54,28 +47,9 @@ TINY_SPEC: dict[str, Any] = {
 }
 
 
-def _require_browser() -> None:
-    missing = []
-    if not CHROMIUM.is_file():
-        missing.append("Chromium at /usr/bin/chromium (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("Playwright for Python (pip install playwright)")
-    if not missing:
-        return
-    message = (
-        "the browser tests need "
-        + " and ".join(missing)
-        + "; bash .ci/setup installs both (never run `playwright install`: the Debian "
-        "Chromium is used)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    _require_browser()
+    require_browser()
     with live_api(tmp_path_factory.mktemp("ui-browser"), owner=OWNER) as server:
         yield server
 
@@ -113,16 +87,6 @@ def _kind(number: int) -> str:
     return {0: "uniform", 1: "global"}.get(number, "search")
 
 
-@pytest.fixture(scope="module")
-def browser(live: LiveApi) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1360, "height": 900})
@@ -133,12 +97,6 @@ def page(browser: Browser) -> Iterator[Page]:
     yield page
     context.close()
     assert not errors, f"script errors on the page: {errors}"
-
-
-def _artifacts() -> Path:
-    folder = Path(os.environ.get("PRUNESEARCH_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 # A point of the Pareto plot (in canvas pixels) that is not candidate `skip` and has no
@@ -156,26 +114,6 @@ _LONE_POINT_JS = """(canvas, skip) => {
   return points.find(p => p.n !== skip && points.every(
     q => q.n === p.n || Math.hypot(q.x - p.x, q.y - p.y) > 15)) || null;
 }"""
-
-
-def _rows(page: Page) -> list[int]:
-    numbers = page.eval_on_selector_all(
-        "[data-testid=leaderboard-row]", "rows => rows.map(r => Number(r.dataset.number))"
-    )
-    return [int(n) for n in numbers]
-
-
-def _wait_layers(page: Page, number: int) -> int:
-    page.wait_for_function(
-        "n => document.getElementById('layers-chart').dataset.number === String(n)",
-        arg=number,
-    )
-    return int(page.eval_on_selector("#layers-chart", "c => Chart.getChart(c).data.labels.length"))
-
-
-def _sign_in(page: Page, live: LiveApi) -> None:
-    response = page.request.post(f"{live.url}/ui/session", data={"api_key": live.token})
-    assert response.ok
 
 
 def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished_job: str) -> None:
@@ -200,7 +138,7 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
     page.wait_for_url(f"**/ui/jobs/{finished_job}")
     page.wait_for_selector("[data-testid=leaderboard-row]")
     board = live.get(f"/v1/jobs/{finished_job}/leaderboard", limit=25)
-    assert _rows(page) == [item["number"] for item in board["items"]]
+    assert leaderboard_rows(page) == [item["number"] for item in board["items"]]
     assert page.inner_text("[data-testid=job-name]") == "ui-tiny"
 
     # The Pareto plot holds every candidate that has MACs and a score.
@@ -243,7 +181,7 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
     page.click(f"[data-testid=leaderboard-row][data-number='{number}']")
     layers = live.get(f"/v1/jobs/{finished_job}/candidates/{number}")["layers"]
     assert layers
-    assert _wait_layers(page, number) == len(layers)
+    assert wait_layers(page, number) == len(layers)
     row = page.locator(f"[data-testid=leaderboard-row][data-number='{number}']")
     assert row.get_attribute("aria-selected") == "true"
 
@@ -252,7 +190,7 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
     assert target is not None
     page.locator("#pareto-chart").click(position={"x": target["x"], "y": target["y"]})
     clicked = live.get(f"/v1/jobs/{finished_job}/candidates/{target['n']}")["layers"]
-    assert _wait_layers(page, target["n"]) == len(clicked)
+    assert wait_layers(page, target["n"]) == len(clicked)
 
     # Downloads: one link per format the server has, fetched with the session cookie.
     best = live.get(f"/v1/jobs/{finished_job}/best")
@@ -271,7 +209,7 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
     # No candidate of this job has a latency: that axis cannot be chosen.
     assert page.is_disabled("#axis-latency")
 
-    page.screenshot(path=str(_artifacts() / "ui-job-page.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir() / "ui-job-page.png"), full_page=True)
 
     page.click("[data-testid=sign-out]")
     page.wait_for_selector("[data-testid=signin-form]")
@@ -281,11 +219,11 @@ def test_sign_in_list_open_a_job_and_read_it(page: Page, live: LiveApi, finished
 def test_ten_thousand_candidates_page_and_sort_on_the_server(
     page: Page, live: LiveApi, big_job: str
 ) -> None:
-    _sign_in(page, live)
+    sign_in(page, live)
     page.goto(f"{live.url}/ui/jobs/{big_job}")
     page.wait_for_selector("[data-testid=leaderboard-row]")
     ranked = live.get(f"/v1/jobs/{big_job}/leaderboard", limit=25)
-    assert _rows(page) == [item["number"] for item in ranked["items"]]
+    assert leaderboard_rows(page) == [item["number"] for item in ranked["items"]]
     assert page.inner_text("[data-testid=lb-range]") == "1\N{EN DASH}25 of 10,000"
 
     # Sorting by MACs (ascending first) reorders on the server: the first row changes.
@@ -297,7 +235,7 @@ def test_ten_thousand_candidates_page_and_sort_on_the_server(
         "n => document.querySelector('[data-testid=leaderboard-row]').dataset.number === String(n)",
         arg=first,
     )
-    assert _rows(page) == [item["number"] for item in by_macs["items"]]
+    assert leaderboard_rows(page) == [item["number"] for item in by_macs["items"]]
     assert page.get_attribute("th[data-sort=macs]", "aria-sort") == "ascending"
 
     # Next page, then 50 rows a page.
@@ -306,7 +244,7 @@ def test_ten_thousand_candidates_page_and_sort_on_the_server(
     second = live.get(
         f"/v1/jobs/{big_job}/leaderboard", sort="macs", order="asc", limit=25, offset=25
     )
-    assert _rows(page) == [item["number"] for item in second["items"]]
+    assert leaderboard_rows(page) == [item["number"] for item in second["items"]]
     page.select_option("#page-size", "50")
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=leaderboard-row]').length === 50"
@@ -338,7 +276,7 @@ def test_a_queued_job_shows_empty_states_and_an_unknown_one_a_message(
             queued = make_job(session, OWNER, name="waiting").id
     finally:
         database.dispose()
-    _sign_in(page, live)
+    sign_in(page, live)
     page.goto(f"{live.url}/ui/jobs/{queued}")
     page.wait_for_selector("#lb-empty:visible")
     # The plot's message comes with /points, fetched apart from the leaderboard.
@@ -374,7 +312,7 @@ def test_the_jobs_optuna_dashboard_renders_its_study_for_a_signed_in_page(
             else None
         ),
     )
-    _sign_in(page, live)  # the session cookie is the only credential the dashboard gets
+    sign_in(page, live)  # the session cookie is the only credential the dashboard gets
 
     page.goto(f"{live.url}{mount}")
 
@@ -384,7 +322,7 @@ def test_the_jobs_optuna_dashboard_renders_its_study_for_a_signed_in_page(
     page.get_by_text(study_name).first.click()
     page.wait_for_url(f"**{mount}studies/**")
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(_artifacts() / "ui-dashboard.png"))
+    page.screenshot(path=str(artifacts_dir() / "ui-dashboard.png"))
     own = [url for url in requests if url.startswith(live.url)]
     assert own and all(
         url.startswith(f"{live.url}{mount}") or url.endswith("/favicon.ico") for url in own
@@ -395,7 +333,7 @@ def test_the_jobs_optuna_dashboard_renders_its_study_for_a_signed_in_page(
 def test_the_history_plots_screening_scores_in_percent_and_says_so(
     page: Page, live: LiveApi, finished_job: str
 ) -> None:
-    _sign_in(page, live)
+    sign_in(page, live)
     page.goto(f"{live.url}/ui/jobs/{finished_job}")
     page.wait_for_function("() => Chart.getChart('history-chart') !== undefined")
     chart = "c => { const chart = Chart.getChart(c); return %s; }"
@@ -422,7 +360,7 @@ def test_the_dashboard_is_read_only_leads_back_and_greets_a_signed_out_browser(
     page.wait_for_url(f"**/ui/jobs/{finished_job}")
     page.wait_for_selector("[data-testid=signin-form]")
 
-    _sign_in(page, live)
+    sign_in(page, live)
     page.goto(mount)
     study_name = live.get(f"/v1/jobs/{finished_job}")["study_name"]
     page.get_by_text(study_name).first.wait_for()

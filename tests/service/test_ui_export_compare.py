@@ -20,16 +20,9 @@ import pytest
 from service.client import Client
 from service.db import Database
 from service.models import JobStatus
+from tests.service.browser import CONTRAST_JS, WAIT_MS, artifacts_dir, require_browser
 from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job
-from tests.service.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TINY_SPEC,
-    WAIT_MS,
-    _artifacts,
-    _require_browser,
-)
-from tests.service.test_ui_job_page import _CONTRAST_JS
+from tests.service.test_ui_browser import TINY_SPEC
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -40,7 +33,7 @@ BIG = 10_000
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    _require_browser()
+    require_browser()
     with live_api(tmp_path_factory.mktemp("ui-export"), owner=OWNER) as server:
         yield server
 
@@ -57,16 +50,6 @@ def big_job(live: LiveApi) -> str:
             return job.id
     finally:
         database.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(live: LiveApi) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -324,11 +307,11 @@ def test_new_text_has_contrast_in_both_schemes_and_fits_a_phone(
     page.emulate_media(color_scheme=scheme)
     page.goto(f"{live.url}/ui/compare?jobs={','.join(two_real_jobs)}")
     page.wait_for_selector("[data-testid=compare-layer]")
-    low = [(s, r) for s, r in page.evaluate(_CONTRAST_JS, _COMPARE_TEXT) if r is None or r < 4.5]
+    low = [(s, r) for s, r in page.evaluate(CONTRAST_JS, _COMPARE_TEXT) if r is None or r < 4.5]
     assert not low, low
     page.goto(f"{live.url}/ui/jobs/{two_real_jobs[0]}")
     page.wait_for_selector("[data-testid=job-event]")
-    low = [(s, r) for s, r in page.evaluate(_CONTRAST_JS, _ACTIONS_TEXT) if r is None or r < 4.5]
+    low = [(s, r) for s, r in page.evaluate(CONTRAST_JS, _ACTIONS_TEXT) if r is None or r < 4.5]
     assert not low, low
 
     # At phone width the comparison table scrolls inside its card, not the whole page.
@@ -339,4 +322,4 @@ def test_new_text_has_contrast_in_both_schemes_and_fits_a_phone(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 1
-    page.screenshot(path=str(_artifacts() / f"ui-compare-phone-{scheme}.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir() / f"ui-compare-phone-{scheme}.png"), full_page=True)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import pytest
@@ -25,26 +25,26 @@ from service.artifacts import ArtifactStore
 from service.db import Database
 from service.jobs import SqlJobStore
 from service.models import JobStatus, transition
-from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job, spec
-from tests.service.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from tests.service.browser import (
+    CONTRAST_JS,
+    DESKTOP,
+    PHONE,
     WAIT_MS,
-    _artifacts,
-    _require_browser,
-    _rows,
-    _sign_in,
-    _wait_layers,
+    Pages,
+    Scheme,
+    artifacts_dir,
+    leaderboard_rows,
+    require_browser,
+    sign_in,
+    wait_layers,
 )
+from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job, spec
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+    from playwright.sync_api import Page
 
 OWNER = "reader"
-PHONE: ViewportSize = {"width": 375, "height": 780}
-DESKTOP: ViewportSize = {"width": 1360, "height": 900}
 REFERENCE = {"params": 20_000, "macs": 40_000, "val_accuracy": 0.985, "test_accuracy": 0.98}
-Scheme = Literal["light", "dark"]
 FAIL_MESSAGE = "the model's weights do not fit its architecture (layer fc.weight)"
 CANCEL_MESSAGE = "cancelled by its owner (DELETE /v1/jobs)"
 N_SEARCH = 36  # candidates of the main job beyond its baselines: two leaderboard pages
@@ -271,7 +271,7 @@ def _failed(session: Any) -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    _require_browser()
+    require_browser()
     with live_api(tmp_path_factory.mktemp("ui-job-page"), owner=OWNER) as server:
         yield server
 
@@ -297,48 +297,6 @@ def jobs(live: LiveApi, tmp_path_factory: pytest.TempPathFactory) -> Jobs:
             )
     finally:
         database.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(live: LiveApi) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Pages:
-    """Opens pages in fresh browser contexts (a viewport, a colour scheme), signed in, and
-    checks at the end that none had a script error."""
-
-    def __init__(self, browser: Browser, live: LiveApi) -> None:
-        self.browser = browser
-        self.live = live
-        self.contexts: list[BrowserContext] = []
-        self.errors: list[str] = []
-
-    def open(
-        self, path: str, *, viewport: ViewportSize = DESKTOP, scheme: Scheme = "light"
-    ) -> Page:
-        context = self.browser.new_context(viewport=viewport, color_scheme=scheme)
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        _sign_in(page, self.live)
-        page.goto(self.live.url + path)
-        return page
-
-
-@pytest.fixture
-def pages(browser: Browser, live: LiveApi) -> Iterator[Pages]:
-    opened = Pages(browser, live)
-    yield opened
-    for context in opened.contexts:
-        context.close()
-    assert not opened.errors, f"script errors on the page: {opened.errors}"
 
 
 def _stat(page: Page, testid: str) -> str:
@@ -495,7 +453,7 @@ def test_the_unpruned_line_is_in_range_and_its_label_spares_the_selected_point(
 ) -> None:
     for viewport in (DESKTOP, PHONE):
         page = pages.open(f"/ui/jobs/{jobs.low_reference}?candidate=0", viewport=viewport)
-        _wait_layers(page, 0)
+        wait_layers(page, 0)
         page.wait_for_function("() => document.getElementById('pareto-chart').dataset.reference")
         assert page.get_attribute("#pareto-chart", "data-reference") == "line"
         low = _chart(page, "pareto-chart", "chart.scales.y.min")
@@ -555,7 +513,7 @@ def test_a_cancelled_job_says_why_and_when_and_draws_no_empty_plot(
     page.on(
         "console", lambda message: console.append(message.text) if message.type == "error" else None
     )
-    _sign_in(page, pages.live)
+    sign_in(page, pages.live)
     page.goto(f"{pages.live.url}/ui/jobs/{jobs.cancelled}")
     page.wait_for_selector("[data-testid=job-ended]:visible")
     ended = page.inner_text("[data-testid=job-ended]")
@@ -588,9 +546,9 @@ def test_sort_filters_page_axis_and_candidate_live_in_the_address(pages: Pages, 
     page.wait_for_function("() => new URLSearchParams(location.search).get('feasible') === '1'")
     page.click("#lb-next")
     page.wait_for_function("() => document.getElementById('lb-range').textContent.startsWith('26')")
-    number = _rows(page)[0]
+    number = leaderboard_rows(page)[0]
     page.click(f"[data-testid=leaderboard-row][data-number='{number}']")
-    _wait_layers(page, number)
+    wait_layers(page, number)
     query = dict(re.findall(r"([a-z]+)=([^&]+)", page.url.split("?", 1)[1]))
     assert query == {
         "sort": "macs",
@@ -605,7 +563,7 @@ def test_sort_filters_page_axis_and_candidate_live_in_the_address(pages: Pages, 
     assert f"candidate={number}" in link and "sort=macs" in link
 
     page.reload()
-    _wait_layers(page, number)
+    wait_layers(page, number)
     assert page.get_attribute("th[data-sort=macs]", "aria-sort") == "ascending"
     assert page.is_checked("#filter-feasible")
     assert page.inner_text("[data-testid=lb-range]").startswith("26")
@@ -632,9 +590,9 @@ def test_on_a_phone_the_important_columns_and_the_progress_are_on_screen(
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (testid, box)
     assert "final" in row.locator("[data-testid=candidate-score]").inner_text()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-    page.screenshot(path=str(_artifacts() / "ui-job-page-phone.png"), full_page=True)
-    page.locator("#pareto-card").screenshot(path=str(_artifacts() / "ui-plot-phone.png"))
-    page.locator("#leaderboard").screenshot(path=str(_artifacts() / "ui-leaderboard-phone.png"))
+    page.screenshot(path=str(artifacts_dir() / "ui-job-page-phone.png"), full_page=True)
+    page.locator("#pareto-card").screenshot(path=str(artifacts_dir() / "ui-plot-phone.png"))
+    page.locator("#leaderboard").screenshot(path=str(artifacts_dir() / "ui-leaderboard-phone.png"))
 
     jobs_page = pages.open("/ui", viewport=PHONE)
     bar = jobs_page.locator(f"[data-job-id='{jobs.honest}'] [role=progressbar]")
@@ -645,34 +603,6 @@ def test_on_a_phone_the_important_columns_and_the_progress_are_on_screen(
 
 # -- 12. dark mode, contrast, marks and the toggle --
 
-# The contrast of each element's text on the first opaque background behind it (WCAG 2).
-_CONTRAST_JS = """selectors => {
-  const parse = (c) => {
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
-  };
-  const channel = (v) => {
-    v /= 255;
-    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-  };
-  const lum = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
-  const background = (node) => {
-    for (let n = node; n; n = n.parentElement) {
-      const c = parse(getComputedStyle(n).backgroundColor);
-      if (c && c.a > 0.5) return c;
-    }
-    return { r: 255, g: 255, b: 255, a: 1 };
-  };
-  return selectors.map((selector) => {
-    const node = document.querySelector(selector);
-    if (!node) return [selector, null];
-    const fg = lum(parse(getComputedStyle(node).color));
-    const bg = lum(background(node));
-    return [selector, (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)];
-  });
-}"""
 
 _KEY_TEXT = [
     "#job-name",
@@ -708,7 +638,7 @@ def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: Scheme)
     page = pages.open(f"/ui/jobs/{jobs.honest}?rows=50", scheme=scheme)
     page.wait_for_selector(".infeasible-mark")
     page.wait_for_selector(".star")
-    ratios = page.evaluate(_CONTRAST_JS, _KEY_TEXT)
+    ratios = page.evaluate(CONTRAST_JS, _KEY_TEXT)
     low = [(selector, ratio) for selector, ratio in ratios if ratio is None or ratio < 4.5]
     assert not low, low
     dark = page.evaluate(
@@ -716,11 +646,11 @@ def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: Scheme)
         ".match(/\\d+/g).map(Number); return m[0] + m[1] + m[2] < 150; }"
     )
     assert dark == (scheme == "dark")
-    page.screenshot(path=str(_artifacts() / f"ui-job-page-{scheme}.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir() / f"ui-job-page-{scheme}.png"), full_page=True)
 
     listing = pages.open("/ui", scheme=scheme)
     listing.wait_for_selector("[data-testid=job-row]")
-    ratios = listing.evaluate(_CONTRAST_JS, _LIST_TEXT)
+    ratios = listing.evaluate(CONTRAST_JS, _LIST_TEXT)
     low = [(selector, ratio) for selector, ratio in ratios if ratio is None or ratio < 4.5]
     assert not low, low
 
@@ -760,7 +690,7 @@ def test_infeasible_rows_best_first_toggle_and_the_test_accuracy_tooltip(
 def test_each_chart_has_a_keyboard_reachable_data_table(pages: Pages, jobs: Jobs) -> None:
     page = pages.open(f"/ui/jobs/{jobs.honest}")
     page.wait_for_function("() => document.getElementById('pareto-chart').dataset.points")
-    _wait_layers(page, 3)
+    wait_layers(page, 3)
     for details in ("pareto-table", "layers-table", "history-table", "importance-table"):
         assert page.locator(f"#{details} summary").inner_text() == "Show data as table"
     page.focus("#pareto-table summary")

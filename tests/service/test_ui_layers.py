@@ -17,22 +17,12 @@ import pytest
 
 from service.db import Database
 from service.models import JobStatus
+from tests.service.browser import CONTRAST_JS, PHONE, Pages, Scheme, artifacts_dir, require_browser
 from tests.service.factories import LiveApi, add_candidates, candidate_row, live_api, make_job
-from tests.service.test_ui_browser import _artifacts, _require_browser
-from tests.service.test_ui_job_page import (
-    _CONTRAST_JS,
-    OWNER,
-    PHONE,
-    REFERENCE,
-    Pages,
-    Scheme,
-    browser,
-)
+from tests.service.test_ui_job_page import OWNER, REFERENCE
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
-
-__all__ = ["browser"]  # the browser fixture, shared with the job page's tests
+    from playwright.sync_api import Page
 
 N_GROUPS = 12
 LAYERS = [f"features.{i}" for i in range(N_GROUPS)]
@@ -86,7 +76,7 @@ def _measured(session: Any) -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    _require_browser()
+    require_browser()
     with live_api(tmp_path_factory.mktemp("ui-layers"), owner=OWNER) as server:
         yield server
 
@@ -99,15 +89,6 @@ def jobs(live: LiveApi) -> Jobs:
             return Jobs(measured=_measured(session), queued=make_job(session, OWNER).id)
     finally:
         database.dispose()
-
-
-@pytest.fixture
-def pages(browser: Browser, live: LiveApi) -> Iterator[Pages]:
-    opened = Pages(browser, live)
-    yield opened
-    for context in opened.contexts:
-        context.close()
-    assert not opened.errors, f"script errors on the page: {opened.errors}"
 
 
 def _curves(page: Page) -> list[str]:
@@ -232,9 +213,9 @@ def test_on_a_phone_the_page_never_scrolls_sideways(pages: Pages, jobs: Jobs) ->
     box = page.locator("#sensitivity-card").bounding_box()
     assert box is not None and box["x"] + box["width"] <= PHONE["width"]
     page.locator("#sensitivity-card").screenshot(
-        path=str(_artifacts() / "ui-sensitivity-phone.png")
+        path=str(artifacts_dir() / "ui-sensitivity-phone.png")
     )
-    page.locator("#heatmap-card").screenshot(path=str(_artifacts() / "ui-heatmap-phone.png"))
+    page.locator("#heatmap-card").screenshot(path=str(artifacts_dir() / "ui-heatmap-phone.png"))
 
 
 _TEXT = [
@@ -271,12 +252,12 @@ def test_text_contrast_in_both_schemes(pages: Pages, jobs: Jobs, scheme: Scheme)
     _wait_views(page)
     page.click("#sensitivity-table summary")
     page.locator("#sensitivity-table tbody tr").first.wait_for()
-    ratios = page.evaluate(_CONTRAST_JS, _TEXT)
+    ratios = page.evaluate(CONTRAST_JS, _TEXT)
     low = [(selector, ratio) for selector, ratio in ratios if ratio is None or ratio < 4.5]
     assert not low, low
     cells = page.evaluate(_CELLS_JS)
     assert len(cells) == (TOP + 3) * N_GROUPS and min(cells) >= 4.5, min(cells)
     page.locator("#sensitivity-card").screenshot(
-        path=str(_artifacts() / f"ui-sensitivity-{scheme}.png")
+        path=str(artifacts_dir() / f"ui-sensitivity-{scheme}.png")
     )
-    page.locator("#heatmap-card").screenshot(path=str(_artifacts() / f"ui-heatmap-{scheme}.png"))
+    page.locator("#heatmap-card").screenshot(path=str(artifacts_dir() / f"ui-heatmap-{scheme}.png"))
