@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _overhead_probe  # noqa: E402
+import _overhead_probe
 
 _overhead_probe.install(Path(sys.argv[1]))
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -71,6 +72,10 @@ ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("PRUNESEARCH_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 OWNER = "bench"
 WINDOW = 100  # trials per growth window
+# A developer's switch: run the workers as ``solo`` under a profiler script, e.g.
+# PRUNESEARCH_BENCH_PROFILER=/tmp/profile_worker.py (not part of the figures).
+PROFILER = [p for p in [os.environ.get("PRUNESEARCH_BENCH_PROFILER")] if p]
+POOL = "solo" if PROFILER else "prefork"
 
 
 @dataclass(frozen=True)
@@ -87,14 +92,27 @@ def spec(trials: int, parallelism: int) -> dict[str, Any]:
     """The cheap job: an MLP on digits, screening only (no rung, no final epoch)."""
     return {
         "name": f"overhead-{trials}-p{parallelism}",
-        "model": {"zoo": "mlp", "kwargs": {"num_classes": 10, "in_channels": 1},
-                  "pretrain_epochs": 3},
+        "model": {
+            "zoo": "mlp",
+            "kwargs": {"num_classes": 10, "in_channels": 1},
+            "pretrain_epochs": 3,
+        },
         "data": {"source": "digits"},
         "budget": {"max_params": 0.5},
-        "search": {"n_trials": trials, "parallelism": parallelism, "seed": 0,
-                   "search_split": 300, "calibration_batches": 2},
-        "finetune": {"rung_candidates": 0, "rungs": 0, "final_epochs": 0, "finalists": 1,
-                     "distill": False},
+        "search": {
+            "n_trials": trials,
+            "parallelism": parallelism,
+            "seed": 0,
+            "search_split": 300,
+            "calibration_batches": 2,
+        },
+        "finetune": {
+            "rung_candidates": 0,
+            "rungs": 0,
+            "final_epochs": 0,
+            "finalists": 1,
+            "distill": False,
+        },
     }
 
 
@@ -150,9 +168,7 @@ def trial_times(storage_url: str, trials: int) -> tuple[list[float], list[float]
     return starts, ends, [e - s for s, e in zip(starts, ends, strict=True)]
 
 
-def arm_of(
-    name: str, workers: int, url: str, trials: int, load: tuple[float, float]
-) -> Arm:
+def arm_of(name: str, workers: int, url: str, trials: int, load: tuple[float, float]) -> Arm:
     starts, ends, durations = trial_times(url, trials)
     window = max(2, min(WINDOW, len(ends) // 4))  # quick runs: a quarter each
     wall = ends[-1] - min(starts)
@@ -180,7 +196,10 @@ def run_in_process(settings: Settings, log: Any) -> Arm:
         env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", code, job, url], check=True, env=env, cwd=REPO,
+            [sys.executable, "-c", code, job, url],
+            check=True,
+            env=env,
+            cwd=REPO,
             timeout=settings.timeout_s,
         )
         log(f"in-process: {time.perf_counter() - started:.1f} s")
@@ -206,10 +225,28 @@ def worker_processes(
         log_file = (folder / f"worker{number}.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [sys.executable, str(HERE / "_overhead_worker.py"), str(probe), "-Q", "cpu",
-                 "--concurrency", "1", "--pool", "prefork", "--without-gossip",
-                 "--without-mingle", "--loglevel", "WARNING", "-n", f"w{number}@bench"],
-                env=env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    *PROFILER,
+                    str(HERE / "_overhead_worker.py"),
+                    str(probe),
+                    "-Q",
+                    "cpu",
+                    "--concurrency",
+                    "1",
+                    "--pool",
+                    POOL,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel",
+                    "WARNING",
+                    "-n",
+                    f"w{number}@bench",
+                ],
+                env=env,
+                cwd=REPO,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         )
@@ -245,8 +282,9 @@ def run_celery(settings: Settings, workers: int, log: Any) -> Arm:
         )
         with (
             serve_in_thread(app) as base,
-            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                         timeout=60) as client,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as client,
             worker_processes(workers, url, folder, probe) as processes,
         ):
             load0 = os.getloadavg()[0]
@@ -257,7 +295,8 @@ def run_celery(settings: Settings, workers: int, log: Any) -> Arm:
             status = wait_done(client, job_id, settings.timeout_s, processes, folder)
             log(f"celery-{workers}: {status} in {time.perf_counter() - started:.1f} s")
             if status != "succeeded":
-                raise RuntimeError(f"job {job_id} ended {status}: {client.get(f'/v1/jobs/{job_id}').json()}")
+                detail = client.get(f"/v1/jobs/{job_id}").json()
+                raise RuntimeError(f"job {job_id} ended {status}: {detail}")
             load1 = os.getloadavg()[0]
         arm = arm_of(f"celery-{workers}", workers, url, settings.trials, (load0, load1))
         add_probe(arm, probe)
@@ -300,7 +339,7 @@ def add_probe(arm: Arm, probe: Path) -> None:
         by_pid[line["pid"]].append(line)
     for slices in by_pid.values():
         slices.sort(key=lambda item: item["start"])
-        gaps += sum(b["start"] - a["end"] for a, b in zip(slices, slices[1:], strict=False))
+        gaps += sum(b["start"] - a["end"] for a, b in itertools.pairwise(slices))
     arm.queue_hop_s = gaps / arm.trials
 
 
