@@ -429,7 +429,8 @@ def test_racing_starts_of_one_owner_never_pass_its_limit(harness: Harness) -> No
 
     assert sorted(won) == [False, False, True, True]
     assert harness.store.running_jobs("dora") == 2
-    assert set(harness.store.queued_jobs("dora")) == {j for j, w in zip(jobs, won) if not w}
+    lost = {job_id for job_id, started in zip(jobs, won, strict=True) if not started}
+    assert set(harness.store.queued_jobs("dora")) == lost
     assert harness.store.begin_running(other, max_running=2)  # slots are per owner
 
 
