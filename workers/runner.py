@@ -13,6 +13,10 @@ share the successive-halving rungs; ``finalize`` runs one final fine-tune per ta
 Every task first reads the job, so a repeated or late task (a redelivered message, a slice
 that lost the race to finalize) finds nothing to do and returns. The ``store`` makes each
 status change conditional, which is what makes exactly one slice start the finalize.
+
+Sharing: an owner runs at most ``max_running_per_owner`` jobs at once. A prepare beyond it
+leaves its job queued; the task that ends one of the owner's jobs starts the oldest waiting
+one (:func:`start_waiting`), and the sweeper does if that hand-on is lost.
 """
 
 from __future__ import annotations
@@ -195,7 +199,9 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
         log.info("job %s: %d trial(s) running elsewhere; waiting", job_id, outcome.running)
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
     else:
-        # The continuation: no task may outlive the broker's visibility timeout.
+        # The continuation: no task may outlive the broker's visibility timeout. It goes
+        # to the back of the queue (first in, first out), behind the slices and prepares
+        # of other jobs queued meanwhile: jobs take turns, slice by slice.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
 
 
