@@ -29,6 +29,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailable",
     "StudyNotCreated",
+    "TooManyJobs",
     "UnsupportedMediaType",
     "UploadTooLarge",
 ]
@@ -78,6 +79,17 @@ class ServiceUnavailable(ServiceError):  # noqa: N818 (reads as the HTTP status)
 
 class QueueUnavailable(ServiceUnavailable):
     """The broker cannot be reached."""
+
+
+class TooManyJobs(ServiceError):  # noqa: N818 (reads as the refusal it is)
+    """The caller has as many jobs queued as one owner may: 429, with ``Retry-After``
+    (seconds) saying when to try again. Nothing of the refused submission is stored."""
+
+    status_code: ClassVar[int] = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Exposed(ServiceError):  # noqa: N818 (reads as the refusal it is)

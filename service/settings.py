@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # once, and how long a database or broker outage may last before it fails a job.
     max_parallelism: int = _WORKERS.max_parallelism
     outage_tolerance_s: float = _WORKERS.outage_tolerance_s
+    # Fair shares (README "Scaling"): the most jobs of one owner running at once (the
+    # rest wait, queued, and start as those end) and the most queued (a submission over
+    # it answers 429). Trials per job: max_trials, below.
+    max_running_jobs_per_owner: int = Field(default=_WORKERS.max_running_per_owner, ge=1)
+    max_queued_jobs_per_owner: int = Field(default=20, ge=1)
     # Each worker process records a heartbeat this often; /metrics counts a worker alive
     # while its last one is younger than three of these.
     worker_heartbeat_s: float = _WORKERS.worker_heartbeat_s
@@ -124,6 +129,7 @@ class Settings(BaseSettings):
             worker_heartbeat_s=self.worker_heartbeat_s,
             sweep_every_s=float(self.sweep_interval_s),
             max_parallelism=self.max_parallelism,
+            max_running_per_owner=self.max_running_jobs_per_owner,
             outage_tolerance_s=self.outage_tolerance_s,
         )
 

@@ -53,6 +53,9 @@ class WorkerOptions:
     # At most this many slices of one job run at once, whatever its spec asks: a spec's
     # parallelism is a message count, and one job must not flood the broker.
     max_parallelism: int = 8
+    # At most this many jobs of one owner are running or finalizing at once; the owner's
+    # other jobs stay queued (their prepare waits) until one of those ends.
+    max_running_per_owner: int = 4
     # A database or broker outage shorter than this never fails a job: its task retries
     # with backoff until the outage has lasted this long.
     outage_tolerance_s: float = 300.0
@@ -72,6 +75,10 @@ class WorkerOptions:
             )
         if self.max_parallelism < 1:
             raise InvalidOptions(f"max_parallelism must be at least 1, not {self.max_parallelism}")
+        if self.max_running_per_owner < 1:
+            raise InvalidOptions(
+                f"max_running_per_owner must be at least 1, not {self.max_running_per_owner}"
+            )
         if self.outage_tolerance_s < 0:
             raise InvalidOptions(
                 f"outage_tolerance_s must not be negative, not {self.outage_tolerance_s}"

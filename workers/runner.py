@@ -13,6 +13,10 @@ share the successive-halving rungs; ``finalize`` runs one final fine-tune per ta
 Every task first reads the job, so a repeated or late task (a redelivered message, a slice
 that lost the race to finalize) finds nothing to do and returns. The ``store`` makes each
 status change conditional, which is what makes exactly one slice start the finalize.
+
+Sharing: an owner runs at most ``max_running_per_owner`` jobs at once. A prepare beyond it
+leaves its job queued; the task that ends one of the owner's jobs starts the oldest waiting
+one (:func:`start_waiting`), and the sweeper does if that hand-on is lost.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ __all__ = [
     "finalize_job",
     "prepare_job",
     "run_slice",
+    "start_waiting",
     "sweep",
 ]
 
@@ -89,8 +94,18 @@ def prepare_job(
     if ticket.cancel_requested:
         store.mark_cancelled(job_id)
         return
-    if not store.begin_running(job_id):
-        log.info("prepare of job %s skipped: it is %s already", job_id, store.load(job_id).status)
+    if not store.begin_running(job_id, max_running=options.max_running_per_owner):
+        now = store.load(job_id)
+        if now.status == "queued":
+            # The owner's running slots are taken: the job waits, queued, and the task that
+            # ends one of those jobs starts it (start_waiting; the sweeper if that is lost).
+            log.info(
+                "job %s waits: its owner runs %d job(s) already, the most at once",
+                job_id,
+                options.max_running_per_owner,
+            )
+        else:
+            log.info("prepare of job %s skipped: it is %s already", job_id, now.status)
         return
     try:
         with sessions.lend(store, ticket, options) as run:
@@ -109,6 +124,21 @@ def prepare_job(
                 store.requeue(job_id, "database or broker away while preparing; retrying")
         raise
     start_slices(store, dispatcher, ticket, options, parallelism)
+
+
+def start_waiting(
+    store: JobStore, dispatcher: Dispatcher, owner: str, options: WorkerOptions
+) -> list[str]:
+    """Queue the ``prepare`` of ``owner``'s oldest queued jobs, as many as the owner has
+    free running slots; return their ids. A prepare queued twice does no harm (only one
+    moves the job from queued), and one that finds the slots taken again waits again."""
+    free = options.max_running_per_owner - store.running_jobs(owner)
+    if free <= 0:
+        return []
+    waiting = store.queued_jobs(owner)[:free]
+    for job_id in waiting:
+        dispatcher.enqueue(PREPARE, job_id, queue=store.load(job_id).device_kind)
+    return waiting
 
 
 def start_slices(
@@ -169,7 +199,9 @@ def run_slice(store: JobStore, dispatcher: Dispatcher, job_id: str, options: Wor
         log.info("job %s: %d trial(s) running elsewhere; waiting", job_id, outcome.running)
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind, countdown_s=SETTLE_POLL_S)
     else:
-        # The continuation: no task may outlive the broker's visibility timeout.
+        # The continuation: no task may outlive the broker's visibility timeout. It goes
+        # to the back of the queue (first in, first out), behind the slices and prepares
+        # of other jobs queued meanwhile: jobs take turns, slice by slice.
         dispatcher.enqueue(RUN_SLICE, job_id, queue=ticket.device_kind)
 
 
@@ -346,6 +378,8 @@ def _recover(
             return False
     store.beat(job_id)
     if ticket.status == "queued":
+        if store.running_jobs(ticket.owner) >= options.max_running_per_owner:
+            return False  # waiting for a slot of its owner's, not lost: looked at again later
         dispatcher.enqueue(PREPARE, job_id, queue=queue)
     elif ticket.status == "running":
         parallelism = _spec_parallelism(ticket)
@@ -382,8 +416,27 @@ def run_task(
             return
         with log_context(job_id=job_id), _beating(store, job_id, options.beat_every_s):
             JOB_TASKS[task](store, dispatcher, job_id, options)
+            _hand_on_slot(store, dispatcher, job_id, options)
     finally:
         count_task()
+
+
+def _hand_on_slot(
+    store: JobStore, dispatcher: Dispatcher, job_id: str, options: WorkerOptions
+) -> None:
+    """After a task that ended its job: the owner's running slot is free, so start the
+    owner's next queued job (the sweeper does it if this is lost)."""
+    ticket = store.load(job_id)
+    if not ticket.is_final:
+        return
+    started = start_waiting(store, dispatcher, ticket.owner, options)
+    if started:
+        log.info(
+            "job %s is %s; its owner's next job(s) start: %s",
+            job_id,
+            ticket.status,
+            ", ".join(started),
+        )
 
 
 @contextmanager

@@ -134,9 +134,20 @@ class JobLifecycle(abc.ABC):
         Starting the job beats its heartbeat; racing callers all join, one moves it."""
 
     @abc.abstractmethod
-    def begin_running(self, job_id: str) -> bool:
+    def begin_running(self, job_id: str, *, max_running: int | None = None) -> bool:
         """queued -> running. True for exactly one caller (the one that prepares the job);
-        False for everyone else, whatever the status."""
+        False for everyone else, whatever the status. With ``max_running``, only while the
+        job's owner has fewer jobs running or finalizing than that (counted and moved in
+        one step, so racing prepares of one owner never start more); else the job stays
+        queued and False is returned."""
+
+    @abc.abstractmethod
+    def running_jobs(self, owner: str) -> int:
+        """How many of ``owner``'s jobs are running or finalizing."""
+
+    @abc.abstractmethod
+    def queued_jobs(self, owner: str) -> list[str]:
+        """``owner``'s queued jobs, oldest first (the order they start in)."""
 
     @abc.abstractmethod
     def begin_finalizing(self, job_id: str) -> bool:

@@ -28,6 +28,7 @@ from service.exceptions import (
     FieldError,
     ServiceError,
     ServiceUnavailable,
+    TooManyJobs,
 )
 from workers import is_transient
 
@@ -69,6 +70,8 @@ async def error_response(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
         headers["Retry-After"] = str(ServiceUnavailable.retry_after_s)
+    if isinstance(exc, TooManyJobs):
+        headers["Retry-After"] = str(exc.retry_after_s)
     if status == 500:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(body, status_code=status, headers=headers or None)

@@ -78,7 +78,7 @@ IdempotencyKey = Annotated[
     response_model=JobOut,
     responses={
         200: {"model": JobOut, "description": "replay of an earlier key"},
-        **error_responses(400, 413, 415),
+        **error_responses(400, 413, 415, 429),
     },
     # A body refused while read (size, media type, strict JSON) answers after the caller
     # is known; FastAPI validates a readable one as a SearchSpec, naming the field.

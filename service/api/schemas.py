@@ -68,17 +68,20 @@ _ERROR_MEANINGS = {
     413: "the body, or what an upload inflates to, is over its size limit; nothing was kept",
     415: "the body is not JSON",
     422: "a field is invalid or over a limit: `field` names it",
+    429: "you have as many jobs queued as one owner may; retry after Retry-After seconds",
     500: "the server failed on this request",
     503: "the database or the broker is not answering; retry after Retry-After seconds",
 }
+_RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "description": "seconds to wait before trying again",
+    }
+}
 _ERROR_HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
-    503: {
-        "Retry-After": {
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-            "description": "seconds to wait before trying again",
-        }
-    },
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
 }
 
 

@@ -24,6 +24,7 @@ narrowly as it needs (``except NotFound``, ``except BudgetUnreachable as e: e.sm
         ├── TooLarge             413: a body or upload over the limit
         ├── ValidationFailed     422: .field names the field at fault
         │   └── BudgetUnreachable    422 with .smallest, the smallest achievable figure
+        ├── TooManyJobs          429: as many jobs queued as one owner may; .retry_after s
         └── ServerSideError      5xx: the server failed
             └── Unavailable      503: database or broker down; .retry_after seconds
 
@@ -44,6 +45,7 @@ from service.client._errors import (
     RequestTimeout,
     ServerSideError,
     TooLarge,
+    TooManyJobs,
     TransportError,
     Unauthorized,
     Unavailable,
@@ -121,6 +123,7 @@ __all__ = [
     "SpecLike",
     "Timings",
     "TooLarge",
+    "TooManyJobs",
     "TransportError",
     "TrialPoint",
     "Unauthorized",

@@ -24,6 +24,7 @@ __all__ = [
     "RequestTimeout",
     "ServerSideError",
     "TooLarge",
+    "TooManyJobs",
     "TransportError",
     "Unauthorized",
     "Unavailable",
@@ -125,6 +126,15 @@ class BudgetUnreachable(ValidationFailed):
     smallest: float
 
 
+class TooManyJobs(HTTPStatusError):  # noqa: N818 (reads as the refusal it is)
+    """429: the owner has as many jobs queued as the server takes; retry after
+    ``retry_after`` s, once one has started (or cancel one)."""
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
+
 class ServerSideError(HTTPStatusError):
     """5xx: the server failed on the request; the request itself may be fine."""
 
@@ -172,6 +182,8 @@ def error_from_response(response: httpx.Response) -> HTTPStatusError:
     }
     if status == 503:
         return Unavailable(detail, retry_after=_seconds(response), **fields)
+    if status == 429:
+        return TooManyJobs(detail, retry_after=_seconds(response), **fields)
     if status == 422 and fields["smallest"] is not None:
         return BudgetUnreachable(detail, **fields)
     kind = _BY_STATUS.get(status) or (ServerSideError if status >= 500 else HTTPStatusError)

@@ -26,7 +26,7 @@ from service.artifacts import ArtifactStore
 from service.db import Database, upsert, with_retry
 from service.exceptions import Conflict, InvalidTransition, NotFound
 from service.jobs._downloads import safe_stem
-from service.jobs._gate import AdvisoryGate
+from service.jobs._gate import AdvisoryGate, owner_serial
 from service.models import (
     Artifact,
     ArtifactKind,
@@ -86,15 +86,37 @@ class SqlJobStore(JobStore):
 
         return self._tx(work)
 
-    def begin_running(self, job_id: str) -> bool:
+    def begin_running(self, job_id: str, *, max_running: int | None = None) -> bool:
         def work(session: Session) -> bool:
             job = _job(session, job_id)
+            if max_running is not None and running_count(session, job.owner) >= max_running:
+                return False
             if not _move(session, job, _S.RUNNING, "started", (_S.QUEUED,)):
                 return False
             job.runner_heartbeat_at = utcnow()
             return True
 
-        return self._tx(work)
+        if max_running is None:
+            return self._tx(work)
+        owner = self.load(job_id).owner
+        with owner_serial(self.database.engine, owner) as enter:
+
+            def counted(session: Session) -> bool:
+                enter(session)  # no other start of this owner's jobs between count and move
+                return work(session)
+
+            return self._tx(counted)
+
+    def running_jobs(self, owner: str) -> int:
+        return self._tx(lambda session: running_count(session, owner))
+
+    def queued_jobs(self, owner: str) -> list[str]:
+        statement = (
+            select(Job.id)
+            .where(Job.owner == owner, Job.status == _S.QUEUED)
+            .order_by(Job.created_at, Job.id)
+        )
+        return self._tx(lambda session: list(session.scalars(statement)))
 
     def begin_finalizing(self, job_id: str) -> bool:
         return self._change(job_id, _S.FINALIZING, "finalizing", (_S.RUNNING,))
@@ -367,6 +389,20 @@ class SqlJobStore(JobStore):
                 raise KeyError(job_id)
 
         self._tx(work)
+
+
+def running_count(session: Session, owner: str) -> int:
+    """How many of ``owner``'s jobs hold a running slot (running or finalizing)."""
+    statement = select(func.count()).where(
+        Job.owner == owner, Job.status.in_((_S.RUNNING, _S.FINALIZING))
+    )
+    return int(session.scalar(statement) or 0)
+
+
+def queued_count(session: Session, owner: str) -> int:
+    """How many of ``owner``'s jobs are queued (waiting to start, held ones included)."""
+    statement = select(func.count()).where(Job.owner == owner, Job.status == _S.QUEUED)
+    return int(session.scalar(statement) or 0)
 
 
 def _delete_artifact_row(session: Session, artifact_id: str) -> None:

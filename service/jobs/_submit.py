@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from search import SearchSpec, SpecError, default_study_name, validate
 from service.artifacts import ArtifactStore
-from service.exceptions import QueueUnavailable
+from service.exceptions import QueueUnavailable, TooManyJobs
+from service.jobs._gate import owner_serial
 from service.jobs._limits import check_cost
+from service.jobs._store import queued_count, running_count
 from service.models import (
     Artifact,
     ArtifactKind,
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_FIELD = "Idempotency-Key"
 _STUDY_NAME_LENGTH = 255  # the column's
+# Retry-After of a submission over the queued limit: a queued job starts when one of the
+# owner's running jobs ends, which no one can foretell; a slice or two.
+QUEUE_RETRY_AFTER_S = 30
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ def submit_job(
     Raises:
         SpecError: naming the field at fault (BudgetError with the smallest figure); also
             for a reused idempotency key whose spec differs from the first one's.
+        TooManyJobs: ``owner`` has ``max_queued_jobs_per_owner`` jobs queued already (a
+            replay of an earlier key is still answered).
     """
     if idempotency_key is not None:
         first = find_idempotent_job(session, owner, idempotency_key)
@@ -70,6 +77,7 @@ def submit_job(
             return _replay(first, spec_data)
     spec = _parse(spec_data)
     check_cost(spec, settings)
+    _check_queue(session, owner, settings)  # cheap, before validation builds the model
     resolve = _resolver(session, owner, artifacts, spec)
     _validate(spec, resolve, settings.allowed_factories, settings.max_model_params)
     job = Job(
@@ -82,8 +90,16 @@ def submit_job(
     )
     job.study_name = study_name(spec, job.id)
     try:
-        add_job(session, job)
-        session.commit()
+        # Counted again under the owner's lock: two submissions at once cannot both take
+        # the last place in the queue.
+        with owner_serial(session.get_bind().engine, owner) as enter:
+            enter(session)
+            _check_queue(session, owner, settings)
+            add_job(session, job)
+            session.commit()
+    except TooManyJobs:
+        session.rollback()  # releases the lock; nothing was added
+        raise
     except IntegrityError:
         # A concurrent request with the same key committed first: answer with its job.
         session.rollback()
@@ -106,6 +122,20 @@ def enqueue_job(session: Session, dispatcher: Dispatcher, job: Job) -> None:
         dispatcher.enqueue(PREPARE, job.id, queue=job.device_kind.value)
     except Exception:
         log.exception("could not queue job %s; the sweeper will queue it", job.id)
+
+
+def _check_queue(session: Session, owner: str, settings: Settings) -> None:
+    limit = settings.max_queued_jobs_per_owner
+    queued = queued_count(session, owner)
+    if queued >= limit:
+        running = running_count(session, owner)
+        raise TooManyJobs(
+            f"you have {queued} jobs queued, the most one owner may have waiting "
+            f"(PRUNESEARCH_MAX_QUEUED_JOBS_PER_OWNER={limit}), and {running} running "
+            f"(at most {settings.max_running_jobs_per_owner} at once); submit again once "
+            "one of them has started, or cancel one",
+            retry_after_s=QUEUE_RETRY_AFTER_S,
+        )
 
 
 def study_name(spec: SearchSpec, job_id: str) -> str:

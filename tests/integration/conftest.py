@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import uuid
 from collections.abc import Callable, Generator, Iterator
 
-import httpx
 import pytest
 import redis
 
 from tests.integration.processes import (
     EXECUTION_ENV,
-    START_TIMEOUT_S,
     Api,
     Stack,
     WorkerPool,
-    free_port,
-    spawn,
+    start_api,
     wait_for,
 )
 from tests.postgres import throwaway_database
@@ -109,38 +105,8 @@ def stack(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Iterator[Api]:
     """The API server (uvicorn, the real app factory, settings from the environment)."""
-    port = free_port()
-    env = {**stack.env, "PRUNESEARCH_HOST": "127.0.0.1", "PRUNESEARCH_PORT": str(port)}
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "service.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    process = spawn("api", args, env, stack.log_dir / "api.log")
-    stack.processes.append(process)
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, timeout=30.0)
-
-    def ready() -> bool:
-        if not process.alive():
-            pytest.fail(f"the API server exited with {process.popen.returncode}\n{process.tail()}")
-        try:
-            return client.get("/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(ready, timeout=START_TIMEOUT_S, what="the API's /readyz", on_timeout=process.tail)
-        yield Api(url=url, process=process, client=client)
-    finally:
-        client.close()
-        process.stop()
+    with start_api(stack) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,35 @@ class Api:
     url: str
     process: Process
     client: httpx.Client
+
+
+@contextmanager
+def start_api(stack: Stack, name: str = "api") -> Iterator[Api]:
+    """An API server (uvicorn, the real app factory) with ``stack.env`` as its settings,
+    ready (its /readyz answers) when the block starts, stopped when it ends."""
+    port = free_port()
+    env = {**stack.env, "PRUNESEARCH_HOST": "127.0.0.1", "PRUNESEARCH_PORT": str(port)}
+    args = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
+    args += ["--host", "127.0.0.1", "--port", str(port)]
+    process = spawn(name, args, env, stack.log_dir / f"{name}.log")
+    stack.processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(base_url=url, timeout=30.0)
+
+    def ready() -> bool:
+        if not process.alive():
+            pytest.fail(f"the API server exited with {process.popen.returncode}\n{process.tail()}")
+        try:
+            return client.get("/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(ready, timeout=START_TIMEOUT_S, what="the API's /readyz", on_timeout=process.tail)
+        yield Api(url=url, process=process, client=client)
+    finally:
+        client.close()
+        process.stop()
 
 
 class WorkerPool:

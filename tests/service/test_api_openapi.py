@@ -55,7 +55,7 @@ def test_every_error_status_is_documented_as_error_out(document: dict[str, Any])
     ("method", "path", "statuses"),
     [
         ("GET", "/v1/jobs", {401, 403, 422, 500, 503}),
-        ("POST", "/v1/jobs", {400, 401, 403, 413, 415, 422, 500, 503}),
+        ("POST", "/v1/jobs", {400, 401, 403, 413, 415, 422, 429, 500, 503}),
         ("POST", "/v1/artifacts", {400, 401, 403, 413, 422, 500, 503}),
         ("GET", "/v1/jobs/{job_id}", {401, 403, 404, 422, 500, 503}),
         ("DELETE", "/v1/jobs/{job_id}", {401, 403, 404, 409, 422, 500, 503}),

@@ -128,12 +128,24 @@ class MemoryStore(JobStore):
                 job.heartbeat_at = self.clock()
             return job.status == "running"
 
-    def begin_running(self, job_id: str) -> bool:
+    def begin_running(self, job_id: str, *, max_running: int | None = None) -> bool:
         with self._lock:
+            owner = self._jobs[job_id].owner
+            if max_running is not None and self.running_jobs(owner) >= max_running:
+                return False
             if not self._transition(job_id, ("queued",), "running"):
                 return False
             self._jobs[job_id].heartbeat_at = self.clock()
             return True
+
+    def running_jobs(self, owner: str) -> int:
+        with self._lock:
+            slots = ("running", "finalizing")
+            return sum(job.owner == owner and job.status in slots for job in self._jobs.values())
+
+    def queued_jobs(self, owner: str) -> list[str]:
+        with self._lock:  # dicts keep insertion order: the order of submission
+            return [j.id for j in self._jobs.values() if j.owner == owner and j.status == "queued"]
 
     def begin_finalizing(self, job_id: str) -> bool:
         return self._transition(job_id, ("running",), "finalizing")

@@ -420,6 +420,35 @@ def test_racing_callers_see_exactly_one_winner(harness: Harness, method: str) ->
     assert harness.history(job_id).count(target) == 1
 
 
+def test_racing_starts_of_one_owner_never_pass_its_limit(harness: Harness) -> None:
+    jobs = [harness.submit(owner="dora") for _ in range(4)]
+    other = harness.submit(owner="erin")
+
+    with ThreadPoolExecutor(4) as pool:
+        won = list(pool.map(lambda j: harness.store.begin_running(j, max_running=2), jobs))
+
+    assert sorted(won) == [False, False, True, True]
+    assert harness.store.running_jobs("dora") == 2
+    lost = {job_id for job_id, started in zip(jobs, won, strict=True) if not started}
+    assert set(harness.store.queued_jobs("dora")) == lost
+    assert harness.store.begin_running(other, max_running=2)  # slots are per owner
+
+
+def test_running_slots_are_running_and_finalizing_jobs(harness: Harness) -> None:
+    statuses = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FINALIZING, JobStatus.FAILED)
+    for status in statuses:
+        harness.submit_in(status, owner="fred")
+    later = harness.submit(owner="fred")
+
+    assert harness.store.running_jobs("fred") == 2
+    assert harness.store.running_jobs("nobody") == 0
+    assert len(harness.store.queued_jobs("fred")) == 2
+    assert harness.store.queued_jobs("fred")[-1] == later  # oldest first
+    assert not harness.store.begin_running(later, max_running=2)
+    assert harness.store.load(later).status is JobStatus.QUEUED
+    assert harness.store.begin_running(later, max_running=3)
+
+
 def test_racing_starts_all_join_and_start_once(harness: Harness) -> None:
     job_id = harness.submit()
 
